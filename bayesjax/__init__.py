@@ -1,0 +1,15 @@
+"""bayesjax: a network is a log-likelihood plus a log-prior.
+
+MLE, MAP with Gaussian (L2) or Laplace (L1) priors, Laplace evidence and NUTS posteriors are all
+ways of reading one function, ``Posterior.log_joint``.
+
+>>> import bayesjax as bj
+>>> prior = bj.priors.Gaussian(scale=1.0)
+"""
+
+from bayesjax import likelihoods, priors
+from bayesjax.fit import FitResult, fit_map, fit_mle
+from bayesjax.posterior import Posterior
+
+__all__ = ["FitResult", "Posterior", "fit_map", "fit_mle", "likelihoods", "priors"]
+__version__ = "0.1.0"

@@ -1,0 +1,171 @@
+r"""Likelihoods ``log p(y | f)`` of the data given the network outputs ``f``.
+
+Every ``log_prob(outputs, y)`` is the **sum** over all data points of a **normalised** log density
+(in nats), so that it can be added to a normalised log prior and integrated (evidence, NUTS).
+
+=====================  ===================================================================
+likelihood             ``log_prob`` summed over the N points
+=====================  ===================================================================
+``Gaussian(noise=σ)``   ``-Σ (y-f)^2/(2σ^2) - N log(σ sqrt(2π))``   (regression, f = mean)
+``Bernoulli()``         ``Σ y f - softplus(f)``                      (f = logit, y ∈ {0, 1})
+``Categorical()``       ``Σ log_softmax(f)[y]``                       (f = K logits, y ∈ {0..K-1})
+=====================  ===================================================================
+
+Outputs of shape ``(N, 1)`` are accepted for targets of shape ``(N,)`` (a one-unit output layer);
+any other shape mismatch is an error, never a silent broadcast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.tree_util import register_pytree_node_class
+
+from bayesjax._checks import positive_scalar
+
+__all__ = ["Likelihood", "Gaussian", "Bernoulli", "Categorical"]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+def _align(outputs, y, name: str):
+    """Drop a trailing output axis of size 1 when the targets have none; else shapes must match."""
+    if outputs.ndim == y.ndim + 1 and outputs.shape[-1] == 1:
+        outputs = outputs[..., 0]
+    if outputs.shape != y.shape:
+        raise ValueError(
+            f"likelihoods.{name}: network outputs of shape {tuple(outputs.shape)} do not match "
+            f"targets y of shape {tuple(y.shape)}")
+    return outputs
+
+
+class Likelihood:
+    """Abstract base: ``log_prob(outputs, y)`` (sum over points) and ``mean(outputs)``."""
+
+    def log_prob(self, outputs, y) -> jax.Array:
+        raise NotImplementedError
+
+    def mean(self, outputs) -> jax.Array:
+        """Predictive mean of y given the network outputs (identity / sigmoid / softmax)."""
+        raise NotImplementedError
+
+    def check_targets(self, y: np.ndarray) -> None:
+        """Raise ``ValueError`` if ``y`` is not valid data for this likelihood."""
+
+    def check_outputs(self, out_shape: tuple, y: np.ndarray) -> None:
+        """Raise ``ValueError`` if outputs of ``out_shape`` cannot be compared with targets ``y``."""
+        _align(jax.ShapeDtypeStruct(out_shape, jnp.float32),
+               jax.ShapeDtypeStruct(np.shape(y), jnp.float32), type(self).__name__)
+
+
+@register_pytree_node_class
+class Gaussian(Likelihood):
+    """Gaussian observation noise: ``y ~ N(f(x), noise^2)``.
+
+    Args:
+      noise: the noise standard deviation σ (units of y, not a variance), > 0.
+    """
+
+    def __init__(self, noise=1.0):
+        self.noise = positive_scalar("noise", noise, owner="likelihoods.Gaussian")
+
+    def log_prob(self, outputs, y):
+        f = _align(outputs, y, "Gaussian")
+        r = (y - f) / self.noise
+        return -0.5 * jnp.sum(jnp.square(r)) - y.size * (jnp.log(self.noise) + _LOG_SQRT_2PI)
+
+    def mean(self, outputs):
+        return outputs
+
+    def check_targets(self, y):
+        if not np.issubdtype(np.asarray(y).dtype, np.floating):
+            raise ValueError(
+                f"likelihoods.Gaussian: y must be a float array, got dtype {np.asarray(y).dtype}")
+
+    def tree_flatten(self):
+        return (self.noise,), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        obj = object.__new__(cls)
+        (obj.noise,) = children
+        return obj
+
+    def __repr__(self):
+        return f"Gaussian(noise={self.noise!r})"
+
+
+@register_pytree_node_class
+class Bernoulli(Likelihood):
+    """Binary labels ``y ∈ {0, 1}`` with ``P(y=1) = sigmoid(f)``; the network outputs logits."""
+
+    def log_prob(self, outputs, y):
+        f = _align(outputs, y, "Bernoulli")
+        return jnp.sum(y * f - jax.nn.softplus(f))
+
+    def mean(self, outputs):
+        return jax.nn.sigmoid(outputs)
+
+    def check_targets(self, y):
+        y = np.asarray(y)
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("likelihoods.Bernoulli: y must contain only 0 and 1")
+
+    def tree_flatten(self):
+        return (), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls()
+
+    def __repr__(self):
+        return "Bernoulli()"
+
+
+@register_pytree_node_class
+class Categorical(Likelihood):
+    """Integer class labels ``y ∈ {0, …, K-1}`` with ``P(y=k) = softmax(f)_k``; outputs are
+    ``(N, K)`` logits."""
+
+    def log_prob(self, outputs, y):
+        if outputs.ndim != y.ndim + 1:
+            raise ValueError(
+                f"likelihoods.Categorical: outputs of shape {tuple(outputs.shape)} must have one "
+                f"more axis (the K classes) than labels y of shape {tuple(y.shape)}")
+        logp = jax.nn.log_softmax(outputs, axis=-1)
+        return jnp.sum(jnp.take_along_axis(logp, y[..., None].astype(jnp.int32), axis=-1))
+
+    def mean(self, outputs):
+        return jax.nn.softmax(outputs, axis=-1)
+
+    def check_targets(self, y):
+        y = np.asarray(y)
+        if not np.issubdtype(y.dtype, np.integer):
+            raise ValueError(
+                f"likelihoods.Categorical: y must hold integer class labels, got dtype {y.dtype}")
+        if y.size and y.min() < 0:
+            raise ValueError(f"likelihoods.Categorical: labels must be >= 0, got {y.min()}")
+
+    def check_outputs(self, out_shape, y):
+        y_shape = np.shape(y)
+        if len(out_shape) != len(y_shape) + 1 or tuple(out_shape[:-1]) != tuple(y_shape):
+            raise ValueError(
+                f"likelihoods.Categorical: outputs of shape {tuple(out_shape)} must be "
+                f"{tuple(y_shape)} + (K,) for labels y of shape {tuple(y_shape)}")
+        if np.size(y) and int(np.max(y)) >= out_shape[-1]:
+            raise ValueError(
+                f"likelihoods.Categorical: label {int(np.max(y))} out of range for "
+                f"{out_shape[-1]} output logits")
+
+    def tree_flatten(self):
+        return (), None
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls()
+
+    def __repr__(self):
+        return "Categorical()"
