@@ -31,14 +31,20 @@ __all__ = ["Likelihood", "Gaussian", "Bernoulli", "Categorical"]
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _align(outputs, y, name: str):
-    """Drop a trailing output axis of size 1 when the targets have none; else shapes must match."""
-    if outputs.ndim == y.ndim + 1 and outputs.shape[-1] == 1:
-        outputs = outputs[..., 0]
-    if outputs.shape != y.shape:
+def _squeeze_axis(out_shape: tuple, y_shape: tuple, name: str) -> bool:
+    """Whether to drop a trailing output axis of size 1 (targets have none); else shapes must
+    match exactly."""
+    squeeze = len(out_shape) == len(y_shape) + 1 and out_shape[-1] == 1
+    if (out_shape[:-1] if squeeze else out_shape) != y_shape:
         raise ValueError(
-            f"likelihoods.{name}: network outputs of shape {tuple(outputs.shape)} do not match "
-            f"targets y of shape {tuple(y.shape)}")
+            f"likelihoods.{name}: network outputs of shape {out_shape} do not match "
+            f"targets y of shape {y_shape}")
+    return squeeze
+
+
+def _align(outputs, y, name: str):
+    if _squeeze_axis(tuple(outputs.shape), tuple(y.shape), name):
+        return outputs[..., 0]
     return outputs
 
 
@@ -57,8 +63,7 @@ class Likelihood:
 
     def check_outputs(self, out_shape: tuple, y: np.ndarray) -> None:
         """Raise ``ValueError`` if outputs of ``out_shape`` cannot be compared with targets ``y``."""
-        _align(jax.ShapeDtypeStruct(out_shape, jnp.float32),
-               jax.ShapeDtypeStruct(np.shape(y), jnp.float32), type(self).__name__)
+        _squeeze_axis(tuple(out_shape), tuple(np.shape(y)), type(self).__name__)
 
 
 @register_pytree_node_class
