@@ -237,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
             elif not names:
                 names = [arg]
             else:
-                raise UsageError(f"unexpected argument {arg!r} (one experiment name at a time)")
+                raise UsageError(f"malformed override {arg!r}: expected key=value "
+                                 "(one experiment name at a time)")
         if not names:
             raise UsageError(f"no experiment named; valid names: {', '.join(EXPERIMENTS)}")
         if len(names) > 1 and out is not None:
