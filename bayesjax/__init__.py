@@ -7,9 +7,11 @@ ways of reading one function, ``Posterior.log_joint``.
 >>> prior = bj.priors.Gaussian(scale=1.0)
 """
 
-from bayesjax import likelihoods, priors
+from bayesjax import likelihoods, predictive, priors
 from bayesjax.fit import FitResult, fit_map, fit_mle
+from bayesjax.laplace import LaplaceResult, laplace, optimize_prior_precision
 from bayesjax.posterior import Posterior
 
-__all__ = ["FitResult", "Posterior", "fit_map", "fit_mle", "likelihoods", "priors"]
+__all__ = ["FitResult", "LaplaceResult", "Posterior", "fit_map", "fit_mle", "laplace",
+           "likelihoods", "optimize_prior_precision", "predictive", "priors"]
 __version__ = "0.1.0"

@@ -61,6 +61,11 @@ class Likelihood:
     def check_targets(self, y: np.ndarray) -> None:
         """Raise ``ValueError`` if ``y`` is not valid data for this likelihood."""
 
+    def output_precision(self, f) -> jax.Array:
+        """``Λ = -∂² log p(y|f) / ∂f²`` for one example's outputs ``f`` of shape (K,): the
+        (K, K) matrix of the generalised Gauss-Newton ``Σ Jᵀ Λ J`` (it does not depend on y)."""
+        raise NotImplementedError
+
     def check_outputs(self, out_shape: tuple, y: np.ndarray) -> None:
         """Raise ``ValueError`` if outputs of ``out_shape`` cannot be compared with targets ``y``."""
         _squeeze_axis(tuple(out_shape), tuple(np.shape(y)), type(self).__name__)
@@ -84,6 +89,9 @@ class Gaussian(Likelihood):
 
     def mean(self, outputs):
         return outputs
+
+    def output_precision(self, f):
+        return jnp.eye(f.shape[-1], dtype=f.dtype) / jnp.square(self.noise)
 
     def check_targets(self, y):
         if not np.issubdtype(np.asarray(y).dtype, np.floating):
@@ -113,6 +121,10 @@ class Bernoulli(Likelihood):
 
     def mean(self, outputs):
         return jax.nn.sigmoid(outputs)
+
+    def output_precision(self, f):
+        p = jax.nn.sigmoid(f)
+        return jnp.diag(p * (1.0 - p))
 
     def check_targets(self, y):
         y = np.asarray(y)
@@ -145,6 +157,10 @@ class Categorical(Likelihood):
 
     def mean(self, outputs):
         return jax.nn.softmax(outputs, axis=-1)
+
+    def output_precision(self, f):
+        p = jax.nn.softmax(f, axis=-1)
+        return jnp.diag(p) - p[:, None] * p[None, :]
 
     def check_targets(self, y):
         y = np.asarray(y)

@@ -1,0 +1,277 @@
+r"""Curvature of the negative log-likelihood at a point: the raw material of the Laplace approximation.
+
+For parameters θ (a subset of the network's, flattened to a vector of length P) and per-example outputs
+``f_n = f(x_n; θ) ∈ R^K`` with Jacobian ``J_n = ∂f_n/∂θ`` (K × P):
+
+- **GGN** (generalised Gauss-Newton): ``H = Σ_n J_nᵀ Λ_n J_n`` with ``Λ_n = -∂² log p(y_n|f)/∂f²``
+  (``1/σ²`` for a Gaussian, ``p(1-p)`` for a Bernoulli, ``diag(p) - ppᵀ`` for a categorical). It is
+  positive semi-definite and equals the exact Hessian when f is linear in θ.
+- **Hessian**: ``H = -∇² log p(D|θ)``, exact, possibly indefinite away from a minimum.
+- **diag**: the diagonal of the GGN, never a P × P matrix.
+- **KFAC**: for every ``flax.nnx.Linear`` layer, with ``ā_n`` its input (and a 1 for the bias) and
+  ``B_n = ∂f_n/∂s_n`` the Jacobian of the outputs with respect to its pre-activations,
+  ``H_layer ≈ A ⊗ G``, ``A = Σ_n ā_n ā_nᵀ``, ``G = (1/N) Σ_n B_nᵀ Λ_n B_n`` (Martens & Grosse 2015).
+  Exact for one example, or for one dense layer with a Gaussian likelihood.
+
+Everything is summed over data in chunks inside one ``lax.scan``, so the memory is
+``chunk × K × P`` for the Jacobians, never ``N × K × P``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bayesjax.priors import param_paths
+
+_JAC_BUDGET = 1 << 22  # floats per chunk of per-example Jacobians (16 MiB in float32)
+
+
+class FlatView(NamedTuple):
+    """A subset of a parameter pytree's leaves seen as one flat vector. Hashable (static)."""
+
+    paths: tuple           # paths of the subset leaves, in tree order
+    leaf_index: tuple      # their positions among all leaves
+    shapes: tuple
+    offsets: tuple         # start of each leaf in the flat vector
+    size: int
+
+    def flatten(self, params) -> jax.Array:
+        leaves = jax.tree.leaves(params)
+        return jnp.concatenate([jnp.ravel(leaves[i]) for i in self.leaf_index])
+
+    def unflatten(self, theta, params):
+        """``params`` with the subset leaves replaced by the entries of ``theta``."""
+        leaves, treedef = jax.tree.flatten(params)
+        leaves = list(leaves)
+        for i, shape, off in zip(self.leaf_index, self.shapes, self.offsets, strict=True):
+            n = int(np.prod(shape))
+            leaves[i] = theta[off:off + n].reshape(shape)
+        return jax.tree.unflatten(treedef, leaves)
+
+
+def _natural(s: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def make_view(params, subset: str = "all", last_layer: str | None = None) -> FlatView:
+    """The flat view for ``subset="all"`` or ``"last_layer"``.
+
+    The last layer is the parameters directly under ``last_layer`` (a path prefix); by default the
+    parent path that sorts last in natural order (``layers.10`` after ``layers.2``), which is the
+    output layer of ``nnx.Sequential`` and of modules whose layers are numbered in order.
+    """
+    paths = param_paths(params)
+    leaves = jax.tree.leaves(params)
+    if subset == "all":
+        chosen = list(range(len(paths)))
+    elif subset == "last_layer":
+        parents = sorted({p.rsplit(".", 1)[0] if "." in p else "" for p in paths}, key=_natural)
+        prefix = parents[-1] if last_layer is None else last_layer
+        chosen = [i for i, p in enumerate(paths)
+                  if (p.rsplit(".", 1)[0] if "." in p else "") == prefix]
+        if not chosen:
+            raise ValueError(f"laplace: last_layer={prefix!r} matches no parameter group; "
+                             f"groups are {parents}")
+    else:
+        raise ValueError(f"laplace: unknown subset {subset!r}; valid: 'all', 'last_layer'")
+    shapes = tuple(tuple(np.shape(leaves[i])) for i in chosen)
+    sizes = [int(np.prod(s)) for s in shapes]
+    offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
+    return FlatView(tuple(paths[i] for i in chosen), tuple(chosen), shapes, offsets, sum(sizes))
+
+
+def _single_output(post, params, view):
+    """``f(theta, x_n) -> (K,)``: one example's outputs as a vector."""
+    def f(theta, xn):
+        return jnp.reshape(post.apply_fn(view.unflatten(theta, params), xn[None]), (-1,))
+    return f
+
+
+def _chunks(x, chunk: int):
+    """Pad the N inputs to a multiple of ``chunk``; returns (x_chunks, mask_chunks)."""
+    n = x.shape[0]
+    pad = (-n) % chunk
+    xp = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)], axis=0)
+    mask = jnp.concatenate([jnp.ones(n, x.dtype if jnp.issubdtype(x.dtype, jnp.floating)
+                                     else jnp.float32), jnp.zeros(pad)])
+    m = (n + pad) // chunk
+    return xp.reshape((m, chunk) + x.shape[1:]), mask.reshape(m, chunk)
+
+
+def _chunk_size(n: int, k: int, p: int) -> int:
+    return int(max(1, min(n, _JAC_BUDGET // max(1, k * p))))
+
+
+def output_dim(post, params) -> int:
+    return int(np.prod(jax.eval_shape(post.apply_fn, params, post.x[:1]).shape))
+
+
+def ggn(post, params, view: FlatView, diagonal: bool) -> jax.Array:
+    """``Σ_n J_nᵀ Λ_n J_n / T`` (P × P), or only its diagonal (P,)."""
+    f = _single_output(post, params, view)
+    theta = view.flatten(params)
+    k = output_dim(post, params)
+    xs, masks = _chunks(post.x, _chunk_size(post.num_data, k, view.size))
+
+    def body(acc, batch):
+        xc, mc = batch
+        jac = jax.vmap(jax.jacrev(f), in_axes=(None, 0))(theta, xc)          # (C, K, P)
+        lam = jax.vmap(post.likelihood.output_precision)(jax.vmap(f, (None, 0))(theta, xc))
+        lam = lam * mc[:, None, None]
+        if diagonal:
+            return acc + jnp.einsum("ckp,ckl,clp->p", jac, lam, jac), None
+        return acc + jnp.einsum("ckp,ckl,clq->pq", jac, lam, jac), None
+
+    init = jnp.zeros((view.size,) if diagonal else (view.size, view.size), theta.dtype)
+    acc, _ = jax.lax.scan(body, init, (xs, masks))
+    return acc / post.temperature
+
+
+def hessian(post, params, view: FlatView) -> jax.Array:
+    """Exact ``-∇² log p(D|θ) / T`` over the view (P × P)."""
+    theta = view.flatten(params)
+    h = jax.hessian(lambda t: post.log_likelihood(view.unflatten(t, params)))(theta)
+    return -h / post.temperature
+
+
+def jacobian(post, params, view: FlatView, x) -> tuple[jax.Array, jax.Array]:
+    """Outputs ``(M, K)`` and Jacobians ``(M, K, P)`` at inputs ``x`` (M points)."""
+    f = _single_output(post, params, view)
+    theta = view.flatten(params)
+    out = jax.vmap(f, (None, 0))(theta, x)
+    jac = jax.lax.map(lambda xn: jax.jacrev(f)(theta, xn), x,
+                      batch_size=_chunk_size(x.shape[0], out.shape[1], view.size))
+    return out, jac
+
+
+# ----------------------------------------------------------------------------------------- KFAC
+class KFACLayer(NamedTuple):
+    """Index map of one dense layer: ``theta[index]`` is its (in [+1], out) matrix ``[W; b]``."""
+
+    path: str
+    index: np.ndarray      # (in + bias, out) positions in the flat vector
+    has_bias: bool
+
+
+_TAPS: dict = {}
+
+
+def _tap_class():
+    from flax import nnx
+
+    class _TapLinear(nnx.Linear):
+        """``nnx.Linear`` that records its input and adds a (zero) perturbation to its output, so
+        that the gradient with respect to the perturbation is ``∂f/∂s`` (pre-activations)."""
+
+        def __call__(self, x):
+            rec = _TAPS[id(self)]
+            if rec["input"] is not None:
+                raise ValueError(f"laplace(structure='kfac'): layer {rec['path']!r} is applied "
+                                 "more than once per example; KFAC needs one use per layer")
+            rec["input"] = x
+            s = nnx.Linear.__call__(self, x)
+            return s + jnp.reshape(rec["eps"], s.shape)
+
+    return _TapLinear
+
+
+def kfac_layers(post, params, view: FlatView) -> list[KFACLayer]:
+    """The dense layers of an nnx model and where their weights sit in the flat vector."""
+    from flax import nnx
+
+    from bayesjax.posterior import _NNXApply
+
+    if not isinstance(post.apply_fn, _NNXApply):
+        raise ValueError("laplace(structure='kfac') needs a Posterior built from a flax.nnx.Module "
+                         "(KFAC reads its nnx.Linear layers); use 'diag' or 'full' for from_apply")
+    model = nnx.merge(post.apply_fn.graphdef, params, post.apply_fn.rest)
+    where = {p: (off, shape) for p, off, shape in zip(view.paths, view.offsets, view.shapes,
+                                                      strict=True)}
+    layers, covered = [], set()
+    for path, m in nnx.iter_modules(model):
+        if type(m) is not nnx.Linear:
+            continue
+        name = ".".join(str(p) for p in path)
+        kpath = f"{name}.kernel" if name else "kernel"
+        bpath = f"{name}.bias" if name else "bias"
+        if kpath not in where:
+            continue
+        (koff, (n_in, n_out)) = where[kpath]
+        index = koff + np.arange(n_in * n_out).reshape(n_in, n_out)
+        has_bias = bpath in where
+        if has_bias:
+            index = np.vstack([index, where[bpath][0] + np.arange(n_out)[None, :]])
+            covered.add(bpath)
+        covered.add(kpath)
+        layers.append(KFACLayer(name, index, has_bias))
+    missing = [p for p in view.paths if p not in covered]
+    if missing:
+        raise ValueError(f"laplace(structure='kfac'): parameters {missing} are not the kernel or "
+                         "bias of an nnx.Linear layer; use structure='diag' or 'full'")
+    return layers
+
+
+def _tapped_forward(post, params, layers, xn, eps):
+    """One example through the model with taps: returns (outputs (K,), inputs per layer)."""
+    from flax import nnx
+
+    model = nnx.merge(post.apply_fn.graphdef, params, post.apply_fn.rest)
+    by_name = {".".join(str(p) for p in path): m for path, m in nnx.iter_modules(model)}
+    tap = _tap_class()
+    mods = [by_name[layer.path] for layer in layers]
+    try:
+        for layer, m, e in zip(layers, mods, eps, strict=True):
+            _TAPS[id(m)] = {"input": None, "eps": e, "path": layer.path}
+            m.__class__ = tap
+        out = jnp.reshape(model(xn[None]), (-1,))
+        inputs = []
+        for layer, m in zip(layers, mods, strict=True):
+            a = _TAPS[id(m)]["input"]
+            if a is None or a.size != np.shape(layer.index)[0] - layer.has_bias:
+                raise ValueError(f"laplace(structure='kfac'): layer {layer.path!r} must see one "
+                                 "input vector per example")
+            a = jnp.reshape(a, (-1,))
+            inputs.append(jnp.concatenate([a, jnp.ones((1,), a.dtype)]) if layer.has_bias else a)
+    finally:
+        for m in mods:
+            _TAPS.pop(id(m), None)
+            m.__class__ = nnx.Linear
+    return out, inputs
+
+
+def kfac_taps(post, params, layers, xn):
+    """For one example: outputs f (K,), per layer ā (in[+1],) and B = ∂f/∂s (K, out)."""
+    eps = [jnp.zeros((np.shape(layer.index)[1],), post.x.dtype if jnp.issubdtype(post.x.dtype,
+                     jnp.floating) else jnp.float32) for layer in layers]
+    fwd = lambda e: _tapped_forward(post, params, layers, xn, e)
+    out, inputs = fwd(eps)
+    bs = jax.jacrev(lambda e: fwd(e)[0])(eps)
+    return out, inputs, bs
+
+
+def kfac_factors(post, params, layers) -> list[tuple[jax.Array, jax.Array]]:
+    """``[(A, G)]`` per layer: ``A = Σ ā āᵀ``, ``G = Σ Bᵀ Λ B / (N T)``."""
+    k = output_dim(post, params)
+    width = max(max(np.shape(layer.index)) for layer in layers)
+    xs, masks = _chunks(post.x, _chunk_size(post.num_data, k, width * width))
+
+    def body(acc, batch):
+        xc, mc = batch
+        out, inputs, bs = jax.vmap(lambda xn: kfac_taps(post, params, layers, xn))(xc)
+        lam = jax.vmap(post.likelihood.output_precision)(out) * mc[:, None, None]
+        new = []
+        for (a_acc, g_acc), a, b in zip(acc, inputs, bs, strict=True):
+            new.append((a_acc + jnp.einsum("c,ci,cj->ij", mc, a, a),
+                        g_acc + jnp.einsum("cko,ckl,clp->op", b, lam, b)))
+        return new, None
+
+    dtype = jnp.result_type(float)
+    init = [(jnp.zeros((np.shape(lay.index)[0],) * 2, dtype),
+             jnp.zeros((np.shape(lay.index)[1],) * 2, dtype)) for lay in layers]
+    acc, _ = jax.lax.scan(body, init, (xs, masks))
+    return [(a, g / (post.num_data * post.temperature)) for a, g in acc]
