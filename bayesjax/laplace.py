@@ -166,7 +166,7 @@ class LaplaceResult:
         lam, vec = self.curv
         if c is not None:
             return s * lam + c
-        return jnp.linalg.eigvalsh((vec * (s * lam)) @ vec.T + jnp.diag(p0))
+        return jnp.linalg.eigvalsh((vec * (s * lam)[None, :]) @ vec.T + jnp.diag(p0))
 
     def _check_pd(self, eig, what: str):
         if isinstance(eig, jax.core.Tracer):
@@ -249,7 +249,7 @@ class LaplaceResult:
             return self.noise_scale * self.curv + p0
         if self.structure == "full":
             lam, vec = self.curv
-            return (vec * (self.noise_scale * lam)) @ vec.T + jnp.diag(p0)
+            return (vec * (self.noise_scale * lam)[None, :]) @ vec.T + jnp.diag(p0)
         raise ValueError("posterior_precision: KFAC keeps only its factors (use structure='full')")
 
     # ----------------------------------------------------------------- sampling, predictive
@@ -262,7 +262,7 @@ class LaplaceResult:
             lam, vec = self.curv
             if c is not None:
                 return vec @ (((s * lam + c) ** power)[:, None] * (vec.T @ z))
-            prec = (vec * (s * lam)) @ vec.T + jnp.diag(p0)
+            prec = (vec * (s * lam)[None, :]) @ vec.T + jnp.diag(p0)
             chol = jnp.linalg.cholesky(prec)
             if power == -1:
                 return jax.scipy.linalg.cho_solve((chol, True), z)
