@@ -1,0 +1,57 @@
+"""SGLD and SGD iterates on a conjugate Gaussian target: moments within Monte Carlo error."""
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import bayesjax as bj
+
+rng = np.random.default_rng(0)
+N, SIGMA = 50, 1.0
+Y = (1.0 + SIGMA * rng.normal(size=N)).astype(np.float32)
+V = 1.0 / (N / SIGMA**2 + 1.0)          # posterior variance of the mean under a N(0, 1) prior
+M = V * Y.sum() / SIGMA**2
+
+
+def _post():
+    return bj.Posterior.from_apply(lambda p, x: jnp.broadcast_to(p["mu"], x.shape[:1]),
+                                   {"mu": jnp.zeros(())}, bj.likelihoods.Gaussian(SIGMA),
+                                   bj.priors.Gaussian(1.0), np.zeros((N, 1), np.float32), Y)
+
+
+def test_langevin_matches_the_gaussian_posterior():
+    eps = 1e-3
+    res = bj.sgld(jax.random.key(0), _post(), step_size=eps, num_steps=100_000, thin=10)
+    s = np.asarray(res.samples["mu"], np.float64)[500:]   # drop burn-in from 0
+    ess = float(az.ess(s[None, :]))
+    # on a quadratic potential the Langevin chain is AR(1) with stationary variance v/(1-ε/4v)
+    v_eps = V / (1.0 - eps / (4 * V))
+    assert abs(s.mean() - M) < 4 * np.sqrt(v_eps / ess)
+    assert abs(s.var() - v_eps) < 4 * v_eps * np.sqrt(2.0 / ess)
+    assert res.log_joint.shape == (10_000,)
+
+
+def test_minibatch_sgld_and_sgd_iterates_run_and_centre_on_the_mode():
+    res = bj.sgld(jax.random.key(1), _post(), step_size=1e-3, num_steps=20_000, batch_size=10,
+                  thin=20)
+    assert res.samples["mu"].shape == (1000,)
+    assert abs(float(np.mean(res.samples["mu"][100:])) - M) < 0.05
+    it = bj.sgd_iterates(jax.random.key(2), _post(), learning_rate=0.1, num_steps=5000,
+                         batch_size=5, thin=5)
+    assert abs(float(np.mean(it.samples["mu"][100:])) - M) < 0.05
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(step_size=0.0, num_steps=10), "step_size must be finite and > 0"),
+        (dict(step_size=1e-3, num_steps=0), "num_steps must be an integer >= 1"),
+        (dict(step_size=1e-3, num_steps=10, batch_size=N + 1), "exceeds the 50 data points"),
+        (dict(step_size=1e-3, num_steps=10, thin=20), "thin=20 exceeds num_steps=10"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bj.sgld(jax.random.key(0), _post(), **kwargs)
