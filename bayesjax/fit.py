@@ -115,7 +115,7 @@ def _fit(key, post: Posterior, params, learning_rate, optimizer, num_steps, batc
 
     def step(carry, k):
         theta, opt_state = carry
-        idx = None if batch_size is None else jax.random.permutation(k, n)[:batch_size]
+        idx = None if batch_size is None else jax.random.randint(k, (batch_size,), 0, n)
         loss, grads = jax.value_and_grad(smooth_loss)(theta, idx)
         updates, opt_state = optimizer.update(grads, opt_state, theta)
         new = prox_step(optax.apply_updates(theta, updates))
@@ -149,7 +149,8 @@ def fit_map(key, post: Posterior, optimizer: optax.GradientTransformation | None
         module docstring). Default: ``adam`` with a cosine decay from ``learning_rate`` for smooth
         priors; ``sgd(learning_rate)`` + proximal step (ISTA) when the prior has a Laplace part.
       num_steps: number of optimizer steps.
-      batch_size: ``None`` for full batch, else B points drawn without replacement each step.
+      batch_size: ``None`` for full batch, else B points drawn uniformly (with replacement, which
+        keeps the step O(B) for any N) each step.
       learning_rate: step size of the default optimizer, and the proximal step for L1 priors.
       init_params: starting parameters (default ``post.params``); must have their structure.
 

@@ -376,6 +376,10 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     if structure == "full":
         h = _ggn(post, params, view, False) if curvature == "ggn" else _hessian(post, params, view)
         lam, vec = jnp.linalg.eigh(0.5 * (h + h.T))
+        if curvature == "ggn":
+            # the GGN is PSD by construction: negative eigenvalues are round-off, of the order of
+            # eps * max(λ) (float32: 1e-7 * max(λ); use float64 for priors weaker than that)
+            lam = jnp.maximum(lam, 0.0)
         if clip and bool(jnp.any(lam < 0)):
             warnings.warn(f"laplace: clipped {int(jnp.sum(lam < 0))} negative curvature "
                           f"eigenvalue(s) to 0 (smallest {float(lam.min()):.4g})", RuntimeWarning,
