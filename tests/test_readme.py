@@ -21,12 +21,15 @@ def test_readme_tour_runs():
     def apply_fn(p, xs):
         return xs @ p["w"] + p["b"]
 
-    ns = {"x": x, "y": (y > 0).astype(np.float32), "apply_fn": apply_fn,
-          "params": {"w": jnp.zeros((1,)), "b": jnp.zeros(())}}
-    tour = _python_blocks()[0]
-    # the tour's regression lines use the float targets; the last line a Bernoulli model
-    exec(compile(tour.replace("x, y)   # noise", "x, yreg)   # noise"), "README", "exec"),
-         {**ns, "yreg": y})
+    ns = {"x": x, "y": (y > 0).astype(np.float32), "apply_fn": apply_fn, "yreg": y,
+          "params": {"w": jnp.zeros((1,)), "b": jnp.zeros(())}, "jnp": jnp,
+          "x_test": np.linspace(-4, 4, 9, dtype=np.float32)[:, None]}
+    tour, laplace_tour = _python_blocks()[:2]
+    # the regression lines use the float targets, the tour's last line a Bernoulli model
+    exec(compile(tour.replace("x, y)   # noise", "x, yreg)   # noise"), "README", "exec"), ns)
+    exec(compile(laplace_tour.replace("x, y)", "x, yreg)"), "README", "exec"), ns)
+    pred = ns["lap"].predictive(ns["x_test"])
+    assert pred.epistemic_var.shape == (9, 1) and bool(np.all(pred.epistemic_var > 0))
 
 
 def test_readme_user_loop_snippet_runs():
@@ -34,7 +37,7 @@ def test_readme_user_loop_snippet_runs():
 
     import bayesjax as bj
 
-    snippet = _python_blocks()[1]
+    snippet = next(b for b in _python_blocks() if "def loss_fn" in b)
     model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
     ns = {"jnp": jnp, "nnx": nnx, "x": np.ones((5, 1), np.float32), "y": np.ones(5, np.float32),
           "noise": 0.5, "N": 5, "prior": bj.priors.Gaussian(1.0)}
