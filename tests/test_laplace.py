@@ -211,3 +211,16 @@ def test_bad_prior_precision_arguments(x64):
         lap.log_marginal_likelihood_grid(jnp.array([1.0, -1.0]))
     with pytest.raises(ValueError, match="noise must be finite and > 0"):
         lap.log_marginal_likelihood(noise=0.0)
+
+
+def test_second_laplace_does_not_recompile():
+    from bayesjax.laplace import _ggn, _grid, _kfac
+
+    post = _classifier()
+    for structure in ("full", "diag", "kfac"):
+        bj.laplace(post, structure=structure).log_marginal_likelihood_grid(jnp.ones(3))
+    sizes = (_ggn._cache_size(), _kfac._cache_size(), _grid._cache_size())
+    other = post.replace(prior=bj.priors.Gaussian(2.0))
+    for structure in ("full", "diag", "kfac"):
+        bj.laplace(other, structure=structure).log_marginal_likelihood_grid(jnp.ones(3))
+    assert (_ggn._cache_size(), _kfac._cache_size(), _grid._cache_size()) == sizes
