@@ -52,7 +52,10 @@ def positive_int(name: str, value, *, owner: str = "", allow_none: bool = False)
 
 
 def finite_array(name: str, value) -> jax.Array:
-    """Convert to a JAX array and reject NaN/Inf before anything is compiled."""
+    """Convert to a JAX array and reject NaN/Inf before anything is compiled (traced values
+    inside ``jit``/``vmap`` pass unchecked)."""
+    if not _is_concrete(value):
+        return value
     arr = np.asarray(value)
     if arr.dtype == object:
         raise ValueError(f"{name} must be a numeric array, got dtype object")

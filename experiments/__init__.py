@@ -10,4 +10,5 @@ EXPERIMENTS = {
     "bayes_rule": "experiments.bayes_rule",
     "l1_vs_l2": "experiments.l1_vs_l2",
     "minibatch_scaling": "experiments.minibatch_scaling",
+    "predictive_uncertainty": "experiments.predictive_uncertainty",
 }

@@ -224,3 +224,12 @@ def test_second_laplace_does_not_recompile():
     for structure in ("full", "diag", "kfac"):
         bj.laplace(other, structure=structure).log_marginal_likelihood_grid(jnp.ones(3))
     assert (_ggn._cache_size(), _kfac._cache_size(), _grid._cache_size()) == sizes
+
+
+def test_predictive_can_be_jitted(x64):
+    post, mode, _, _ = _blr()
+    lap = bj.laplace(post, mode)
+    f = jax.jit(lambda lap, z: lap.predictive(z).epistemic_var)
+    np.testing.assert_allclose(f(lap, X[:3]), lap.predictive(X[:3]).epistemic_var, rtol=1e-12)
+    with pytest.raises(ValueError, match="x contains 1 non-finite"):
+        lap.predictive(np.r_[X[:2], [[np.nan, 0.0, 0.0]]])
