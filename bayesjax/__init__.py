@@ -10,10 +10,11 @@ ways of reading one function, ``Posterior.log_joint``.
 from bayesjax import likelihoods, predictive, priors
 from bayesjax.fit import FitResult, fit_map, fit_mle
 from bayesjax.laplace import LaplaceResult, laplace, optimize_prior_precision
+from bayesjax.nuts import MCMCResult, nuts
 from bayesjax.posterior import Posterior
 from bayesjax.sgmcmc import SamplerResult, sgd_iterates, sgld
 
-__all__ = ["FitResult", "LaplaceResult", "Posterior", "fit_map", "fit_mle", "laplace",
-           "likelihoods", "optimize_prior_precision", "predictive", "priors", "SamplerResult",
+__all__ = ["FitResult", "LaplaceResult", "MCMCResult", "Posterior", "fit_map", "fit_mle", "laplace",
+           "likelihoods", "nuts", "optimize_prior_precision", "predictive", "priors", "SamplerResult",
            "sgd_iterates", "sgld"]
 __version__ = "0.1.0"

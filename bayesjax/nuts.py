@@ -1,0 +1,489 @@
+r"""NUTS: draw exact posterior samples of ``exp(log_joint)`` with NumPyro's No-U-Turn sampler.
+
+The parameter pytree is flattened to θ ∈ R^P and NumPyro's NUTS (``numpyro.infer.hmc.hmc``,
+functional API) simulates Hamiltonian dynamics on
+
+.. math::
+
+    H(\theta, r) = U(\theta) + \tfrac12 r^\top M^{-1} r, \qquad
+    U(\theta) = -\Big[\frac{\log p(D\mid\theta)}{T} + \log p(\theta)\Big] = -\texttt{log\_joint}(\theta),
+
+with leapfrog steps of size ε; each transition doubles a trajectory until it makes a U-turn or reaches
+``2^max_tree_depth − 1`` steps, and draws the next state from it (multinomial NUTS, Hoffman & Gelman
+2014; Betancourt 2017). The stationary law is exactly ``p(θ|D)``. During ``num_warmup`` steps ε is
+adapted by dual averaging to ``target_accept_prob`` and, for ``mass="diag"``/``"dense"``, ``M⁻¹`` to
+the posterior covariance estimated in Stan's windows. Warmup states are discarded.
+
+The ideal ``M⁻¹`` is the posterior covariance. ``mass=bj.laplace(post, map_params)`` sets it to the
+Laplace covariance ``P⁻¹`` (dense for ``structure="full"``, its diagonal for ``"diag"``) and starts the
+chains at the mode; only ε is then adapted. For a Gaussian posterior (Bayesian linear regression)
+this whitens the target exactly.
+
+Diagnostics come from ArviZ (Vehtari et al. 2021): rank-normalised split R̂ and bulk/tail effective
+sample sizes per parameter; divergent transitions (energy error > 1000) and trees that hit
+``max_tree_depth`` are counted and raise a ``RuntimeWarning``.
+
+Compilation: warmup and sampling are two ``lax.scan`` in one XLA program per chain, compiled ahead
+of time once per (shapes, ``num_warmup``, ``num_samples``, mass kind, chain method, …) and cached in
+this module, so a second call with the same shapes does not recompile (``compile_time`` is then 0).
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import os
+import sys
+import time
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as Spec
+
+from bayesjax import predictive as _pred
+from bayesjax._checks import finite_array, positive_int, positive_scalar
+from bayesjax.laplace import LaplaceResult
+from bayesjax.posterior import Posterior
+from bayesjax.priors import param_paths
+
+__all__ = ["MCMCDiagnostics", "MCMCResult", "nuts"]
+
+MASSES = ("diag", "dense")
+CHAIN_METHODS = ("auto", "parallel", "vectorized", "sequential")
+_CACHE_SIZE = 32
+_COMPILED: collections.OrderedDict = collections.OrderedDict()   # LRU of compiled samplers
+
+
+class MCMCDiagnostics(NamedTuple):
+    """Convergence and efficiency of a NUTS run (post-warmup draws only).
+
+    Attributes:
+      ess_bulk, ess_tail: ``{path: array of the leaf's shape}``, rank-normalised bulk and tail
+        effective sample sizes (ArviZ ``ess(method="bulk"/"tail")``), in draws.
+      r_hat: ``{path: array}``, rank-normalised split R̂ (ArviZ ``rhat``); < 1.01 is the usual bar
+        (NaN for one chain: ArviZ needs two to compare).
+      min_ess_bulk, min_ess_tail, max_r_hat: the worst value over all scalar parameters.
+      num_divergent: divergent transitions over all chains.
+      mean_tree_depth: mean NUTS tree depth (``2^depth − 1`` ≥ leapfrog steps).
+      max_tree_depth_fraction: fraction of draws whose tree reached ``max_tree_depth``.
+      max_tree_depth: the cap that was used.
+      step_size: (num_chains,) the adapted (or fixed) leapfrog step ε per chain.
+      inverse_mass_matrix: (num_chains, P) or (num_chains, P, P), the ``M⁻¹`` each chain used.
+      mean_accept_prob: mean acceptance statistic (compare with ``target_accept_prob``).
+      compile_time: seconds spent tracing and compiling (0.0 when a compiled sampler was reused).
+      sampling_time: seconds spent running warmup and sampling.
+      chain_method: ``"parallel"``, ``"vectorized"`` or ``"sequential"``, as run.
+    """
+
+    ess_bulk: dict
+    ess_tail: dict
+    r_hat: dict
+    min_ess_bulk: float
+    min_ess_tail: float
+    max_r_hat: float
+    num_divergent: int
+    mean_tree_depth: float
+    max_tree_depth_fraction: float
+    max_tree_depth: int
+    step_size: np.ndarray
+    inverse_mass_matrix: np.ndarray
+    mean_accept_prob: float
+    compile_time: float
+    sampling_time: float
+    chain_method: str
+
+
+class MCMCResult(NamedTuple):
+    """Result of ``bayesjax.nuts``.
+
+    Attributes:
+      samples: parameter pytree, each leaf with leading ``(chain, draw)`` axes.
+      diagnostics: ``MCMCDiagnostics``.
+      stats: per-draw sampler statistics, ``(chain, draw)`` arrays: ``log_joint`` (nats),
+        ``energy``, ``tree_depth``, ``num_steps`` (leapfrog steps), ``accept_prob``, ``diverging``.
+      post: the ``Posterior`` that was sampled.
+    """
+
+    samples: Any
+    diagnostics: MCMCDiagnostics
+    stats: dict
+    post: Posterior
+
+    def __repr__(self):
+        d = self.diagnostics
+        chains, draws = self.stats["log_joint"].shape
+        return (f"MCMCResult(chains={chains}, draws={draws}, min_ess_bulk={d.min_ess_bulk:.0f}, "
+                f"max_r_hat={d.max_r_hat:.3f}, num_divergent={d.num_divergent})")
+
+    def to_arviz(self):
+        """An ``arviz.InferenceData`` with ``posterior`` (one variable per parameter path) and
+        ``sample_stats`` (``lp``, ``energy``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
+        ``diverging``, ``step_size``)."""
+        return _idata(self.post, self.samples, self.stats, self.diagnostics.step_size)
+
+    def predictive(self, x, *, batch_size: int = 64):
+        """Monte Carlo predictive at inputs ``x`` over all draws, as ``LaplaceResult.predictive``:
+        ``Predictive(mean, aleatoric_var, epistemic_var)`` for a Gaussian likelihood
+        (``epistemic_var = Var_θ[f(x; θ)]``, ``aleatoric_var = σ²``), else
+        ``ClassPredictive(probs, epistemic_var)`` with ``probs = E_θ[link(f(x; θ))]``.
+        ``batch_size`` draws are pushed through the network at a time."""
+        x = finite_array("x", x)
+        flat = jax.tree.map(lambda s: jnp.reshape(s, (-1,) + s.shape[2:]), self.samples)
+        outs = _outputs(self.post, flat, x, positive_int("batch_size", batch_size,
+                                                          owner="predictive"))
+        return _pred.from_samples(self.post.likelihood, outs)
+
+
+@functools.partial(jax.jit, static_argnames=("batch_size",))
+def _outputs(post, samples, x, batch_size):
+    return jax.lax.map(lambda p: post.predict(p, x), samples, batch_size=batch_size)
+
+
+def _idata(post, samples, stats, step_size):
+    import arviz as az
+
+    s = {k: np.asarray(v) for k, v in stats.items()}
+    step = np.broadcast_to(np.asarray(step_size)[:, None], s["energy"].shape)
+    sample_stats = dict(lp=s["log_joint"], energy=s["energy"], tree_depth=s["tree_depth"],
+                        n_steps=s["num_steps"], acceptance_rate=s["accept_prob"],
+                        diverging=s["diverging"], step_size=step)
+    return az.from_dict(posterior=_named(post, samples), sample_stats=sample_stats)
+
+
+def _named(post, samples) -> dict:
+    """``{path: (chain, draw, ...) numpy array}`` (a bare-array parameter is called ``params``)."""
+    return {(p or "params"): np.asarray(leaf)
+            for p, leaf in zip(param_paths(post.params), jax.tree.leaves(samples), strict=True)}
+
+
+# ----------------------------------------------------------------------------------- the sampler
+class _Static(NamedTuple):
+    num_warmup: int
+    num_samples: int
+    dense: bool
+    adapt_mass: bool
+    adapt_step: bool
+    max_tree_depth: int
+    target_accept_prob: float
+
+
+def _chain(static: _Static, key, post, params0, inv_mass, step_size):
+    """One chain: NumPyro's init_kernel, ``num_warmup`` adapting steps, ``num_samples`` draws."""
+    from numpyro.infer.hmc import hmc
+
+    theta0, unravel = ravel_pytree(params0)
+    init_kernel, sample_kernel = hmc(potential_fn=lambda t: -post.log_joint(unravel(t)),
+                                     algo="NUTS")
+    state = init_kernel(theta0, static.num_warmup, step_size=step_size,
+                        inverse_mass_matrix=inv_mass, adapt_step_size=static.adapt_step,
+                        adapt_mass_matrix=static.adapt_mass, dense_mass=static.dense,
+                        target_accept_prob=static.target_accept_prob,
+                        max_tree_depth=static.max_tree_depth, rng_key=key)
+    state, _ = jax.lax.scan(lambda s, _: (sample_kernel(s), None), state,
+                            length=static.num_warmup)
+
+    def draw(s, _):
+        s = sample_kernel(s)
+        return s, (s.z, dict(log_joint=-s.potential_energy, energy=s.energy,
+                             num_steps=s.num_steps, accept_prob=s.accept_prob,
+                             diverging=s.diverging))
+
+    state, (z, stats) = jax.lax.scan(draw, state, length=static.num_samples)
+    return (jax.vmap(unravel)(z), stats, state.adapt_state.step_size,
+            state.adapt_state.inverse_mass_matrix)
+
+
+def _program(method: str, static: _Static, num_chains: int):
+    one = functools.partial(_chain, static)
+    if method == "sequential":
+        return jax.jit(one)
+    batched = jax.vmap(one, in_axes=(0, None, 0, None, None))
+    if method == "vectorized":
+        return jax.jit(batched)
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:num_chains]), ("chain",))
+    # NumPyro's tree building mixes per-chain and constant values in lax.cond branches, which
+    # the varying-manual-axes type check rejects; each device runs independent chains anyway
+    return jax.jit(jax.shard_map(batched, mesh=mesh,
+                                 in_specs=(Spec("chain"), Spec(), Spec("chain"), Spec(), Spec()),
+                                 out_specs=Spec("chain"), check_vma=False))
+
+
+def _compiled(method, static, num_chains, args, say):
+    """The compiled sampler for these argument types, and the seconds spent compiling it."""
+    leaves, treedef = jax.tree.flatten(args, is_leaf=lambda v: v is None)
+    avals = tuple(None if v is None else jax.typeof(v) for v in leaves)
+    devices = tuple(d.id for d in jax.devices()[:num_chains]) if method == "parallel" else None
+    key = (method, static, num_chains, devices, treedef, avals)
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key], 0.0
+    say(f"compiling the sampler ({method}) ...")
+    t0 = time.perf_counter()
+    exe = _program(method, static, num_chains).lower(*args).compile()
+    seconds = time.perf_counter() - t0
+    _COMPILED[key] = exe
+    while len(_COMPILED) > _CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return exe, seconds
+
+
+def _run(method, static, keys, post, init, inv_mass, step_size, say):
+    """Run all chains; returns (samples, stats, step sizes, inverse mass matrices) with a leading
+    chain axis, the compile time and the sampling time."""
+    num_chains = keys.shape[0]
+    if method == "sequential":
+        per_chain = [(keys[c], post, jax.tree.map(lambda v, c=c: v[c], init), inv_mass, step_size)
+                     for c in range(num_chains)]
+        args = per_chain[0]
+    else:
+        args = (keys, post, init, inv_mass, step_size)
+    if method == "parallel":
+        mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:num_chains]), ("chain",))
+        chain, rep = NamedSharding(mesh, Spec("chain")), NamedSharding(mesh, Spec())
+        args = (jax.device_put(keys, chain), jax.device_put(post, rep),
+                jax.device_put(init, chain), jax.device_put(inv_mass, rep),
+                jax.device_put(step_size, rep))
+    exe, compile_time = _compiled(method, static, num_chains, args, say)
+    if compile_time:
+        say(f"compiled in {compile_time:.1f} s")
+    phase = f"{static.num_warmup} warmup + {static.num_samples} draws"
+    t0 = time.perf_counter()
+    if method == "sequential":
+        outs = []
+        for c, chain_args in enumerate(per_chain):
+            say(f"chain {c + 1}/{num_chains}: {phase} ...")
+            outs.append(jax.block_until_ready(exe(*chain_args)))
+        sampling_time = time.perf_counter() - t0
+        out = jax.tree.map(lambda *v: jnp.stack(v), *outs)
+    else:
+        say(f"{num_chains} chain(s) ({method}): {phase} each ...")
+        out = jax.block_until_ready(exe(*args))
+        sampling_time = time.perf_counter() - t0
+        if method == "parallel":
+            out = jax.device_put(out, jax.devices()[0])
+    say(f"done in {sampling_time:.1f} s")
+    return out, compile_time, sampling_time
+
+
+# ---------------------------------------------------------------------------------- validation
+def _check_counts(num_warmup, num_samples, num_chains):
+    if isinstance(num_warmup, bool) or not isinstance(num_warmup, int | np.integer) or num_warmup < 0:
+        raise ValueError(f"nuts: num_warmup must be an integer >= 0, got {num_warmup!r}")
+    positive_int("num_samples", num_samples, owner="nuts")
+    positive_int("num_chains", num_chains, owner="nuts")
+
+
+def _chain_method(chain_method, num_chains) -> str:
+    if chain_method not in CHAIN_METHODS:
+        raise ValueError(f"nuts: unknown chain_method {chain_method!r}; valid: "
+                         f"{', '.join(CHAIN_METHODS)}")
+    ndev = len(jax.devices())
+    if chain_method == "parallel" and ndev < num_chains:
+        raise ValueError(f"nuts: chain_method='parallel' needs one device per chain, but there are "
+                         f"{ndev} device(s) for num_chains={num_chains}; use 'vectorized' or "
+                         "'sequential' (on a CPU: XLA_FLAGS=--xla_force_host_platform_device_count="
+                         f"{num_chains} before JAX starts)")
+    if chain_method == "auto":
+        if 1 < num_chains <= ndev:
+            return "parallel"
+        # on a CPU, vmap gives no parallelism and keeps the chains in lockstep (every
+        # iteration costs the longest tree of the batch); accelerators batch them for free
+        return "sequential" if jax.default_backend() == "cpu" else "vectorized"
+    return chain_method
+
+
+def _init(post, init_params, num_chains):
+    """Initial parameters with a leading chain axis, cast to ``post.params``' dtypes."""
+    if jax.tree.structure(init_params) != jax.tree.structure(post.params):
+        raise ValueError(f"nuts: init_params must have the structure of post.params "
+                         f"({jax.tree.structure(post.params)}), got "
+                         f"{jax.tree.structure(init_params)}")
+    paths = param_paths(post.params)
+    ref, given = jax.tree.leaves(post.params), jax.tree.leaves(init_params)
+    shared = all(np.shape(g) == np.shape(r) for g, r in zip(given, ref, strict=True))
+    per_chain = all(np.shape(g) == (num_chains,) + np.shape(r)
+                    for g, r in zip(given, ref, strict=True))
+    if not (shared or per_chain):
+        bad = next(p for p, g, r in zip(paths, given, ref, strict=True)
+                   if np.shape(g) not in (np.shape(r), (num_chains,) + np.shape(r)))
+        raise ValueError(f"nuts: init_params[{bad!r}] must have the shape of post.params, or one "
+                         f"leading axis of num_chains={num_chains} on every leaf (one start per "
+                         f"chain); got shapes {[np.shape(g) for g in given]} for "
+                         f"{[np.shape(r) for r in ref]}")
+    leaves = []
+    for p, g, r in zip(paths, given, ref, strict=True):
+        g = jnp.asarray(finite_array(f"nuts: init_params[{p!r}]", g), jnp.result_type(r))
+        leaves.append(g if per_chain and not shared else
+                      jnp.broadcast_to(g, (num_chains,) + g.shape))
+    return jax.tree.unflatten(jax.tree.structure(post.params), leaves)
+
+
+def _check_laplace(post, lap: LaplaceResult):
+    paths = tuple(param_paths(post.params))
+    shapes = tuple(np.shape(v) for v in jax.tree.leaves(post.params))
+    lap_shapes = tuple(np.shape(v) for v in jax.tree.leaves(lap.mean))
+    if tuple(lap.subset_paths) != paths or lap_shapes != shapes:
+        raise ValueError(f"nuts: mass=LaplaceResult must cover every parameter of post "
+                         f"(laplace(..., subset='all') on a posterior with the same parameters); it "
+                         f"covers {list(lap.subset_paths)} with shapes {lap_shapes}, post has "
+                         f"{list(paths)} with shapes {shapes}")
+    if lap.structure == "kfac":
+        raise ValueError("nuts: mass=LaplaceResult with structure='kfac' is not supported (KFAC "
+                         "keeps only Kronecker factors, not a covariance); use "
+                         "laplace(..., structure='full') for small P or structure='diag'")
+
+
+def _laplace_mass(lap: LaplaceResult, dtype):
+    """Inverse mass matrix from a Laplace approximation: its covariance ``P⁻¹``."""
+    prec = jnp.asarray(lap.posterior_precision(), dtype)
+    if lap.structure == "diag":
+        return 1.0 / prec, False
+    chol = jnp.linalg.cholesky(prec)
+    cov = jax.scipy.linalg.cho_solve((chol, True), jnp.eye(prec.shape[0], dtype=dtype))
+    cov = 0.5 * (cov + cov.T)
+    if not bool(jnp.all(jnp.isfinite(cov))):
+        raise ValueError("nuts: the Laplace covariance is not finite (posterior precision too "
+                         "ill-conditioned in this dtype); use float64 or mass='dense'")
+    return cov, True
+
+
+# ---------------------------------------------------------------------------------- diagnostics
+def _diagnostics(post, samples, stats, **extra) -> MCMCDiagnostics:
+    import arviz as az
+
+    idata = _idata(post, samples, stats, extra["step_size"])
+    # a chain that never moves (all transitions divergent) has zero variance: NaN, not a warning
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ess_b = az.ess(idata, method="bulk")
+        ess_t = az.ess(idata, method="tail")
+        rhat = az.rhat(idata)
+    names = list(idata.posterior.data_vars)
+
+    def per(ds):
+        return {n: np.asarray(ds[n].values) for n in names}
+
+    def worst(d, f):
+        vals = np.concatenate([np.ravel(v) for v in d.values()])
+        return float(f(vals)) if vals.size else float("nan")
+
+    eb, et, rh = per(ess_b), per(ess_t), per(rhat)
+    s = stats
+    return MCMCDiagnostics(
+        ess_bulk=eb, ess_tail=et, r_hat=rh, min_ess_bulk=worst(eb, np.min),
+        min_ess_tail=worst(et, np.min), max_r_hat=worst(rh, np.max),
+        num_divergent=int(np.sum(s["diverging"])),
+        mean_tree_depth=float(np.mean(s["tree_depth"])),
+        max_tree_depth_fraction=float(np.mean(s["tree_depth"] >= extra["max_tree_depth"])),
+        mean_accept_prob=float(np.mean(s["accept_prob"])), **extra)
+
+
+def _warn(d: MCMCDiagnostics, total: int):
+    if d.num_divergent:
+        warnings.warn(
+            f"nuts: {d.num_divergent} of {total} post-warmup transitions diverged (the leapfrog "
+            "energy error exceeded 1000): the sampler cannot follow the posterior's curvature, so "
+            "the draws may be biased. Try mass=bj.laplace(post, map_params) (or mass='dense'), a "
+            "larger num_warmup, a higher target_accept_prob (smaller steps), or reparametrise the "
+            "model (e.g. non-centred scales)", RuntimeWarning, stacklevel=3)
+    if d.max_tree_depth_fraction > 0:
+        warnings.warn(
+            f"nuts: {100 * d.max_tree_depth_fraction:.1f}% of the draws hit max_tree_depth="
+            f"{d.max_tree_depth} ({2 ** d.max_tree_depth - 1} leapfrog steps) before making a "
+            "U-turn: the step size is small compared with the posterior's widest direction, so "
+            "the chains explore slowly. Try mass=bj.laplace(post, map_params) or mass='dense' (a "
+            "mass matrix that matches the posterior's scales), a larger num_warmup, or a larger "
+            "max_tree_depth", RuntimeWarning, stacklevel=3)
+
+
+# ---------------------------------------------------------------------------------- entry point
+def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
+         num_chains: int = 2, init_params=None, mass="diag", chain_method: str = "auto",
+         progress_bar: bool = True, step_size: float | None = None, max_tree_depth: int = 10,
+         target_accept_prob: float = 0.8) -> MCMCResult:
+    """Sample ``p(θ|D) ∝ exp(post.log_joint(θ))`` with NumPyro's NUTS.
+
+    Args:
+      key: a ``jax.random`` key; chain c uses ``jax.random.split(key, num_chains)[c]``.
+      post: the ``Posterior``; the potential energy is ``U(θ) = −post.log_joint(θ)``.
+      num_warmup: adaptation steps per chain, discarded (>= 0).
+      num_samples: draws kept per chain (>= 1).
+      num_chains: independent chains (>= 1); R̂ compares them.
+      init_params: start of every chain, e.g. a MAP (default ``post.params``, or ``lap.mean``
+        for ``mass=LaplaceResult``); or the same pytree with a leading ``num_chains`` axis on
+        every leaf for one start per chain (dispersed starts make R̂ more telling).
+      mass: ``"diag"`` or ``"dense"`` (``M⁻¹`` adapted during warmup, from the identity), or a
+        ``LaplaceResult`` over all parameters whose covariance ``P⁻¹`` is used as ``M⁻¹``
+        (``structure="full"``: dense; ``"diag"``: diagonal), not adapted.
+      chain_method: ``"parallel"`` (one device per chain, ``shard_map``), ``"vectorized"``
+        (``vmap`` on one device), ``"sequential"`` (one chain after the other, one compile), or
+        ``"auto"``: parallel when ``1 < num_chains <= len(jax.devices())``, else sequential on a
+        CPU and vectorized on an accelerator.
+      progress_bar: print a line per phase (compile, run; per chain when sequential) to stderr,
+        unless the ``CI`` environment variable is set. No per-step bar: the whole run is one
+        compiled program.
+      step_size: ``None`` (adapted by dual averaging from 1.0) or a fixed leapfrog step ε.
+      max_tree_depth: NUTS doubles a trajectory at most this many times.
+      target_accept_prob: dual-averaging target in (0, 1); higher means smaller steps.
+
+    Returns:
+      ``MCMCResult(samples, diagnostics, stats, post)`` with ``to_arviz()`` and
+      ``predictive(x)``. Divergences and tree-depth saturation raise a ``RuntimeWarning``.
+
+    Example::
+
+        fit = bj.fit_map(key, post)
+        mc = bj.nuts(key, post, init_params=fit.params,
+                     mass=bj.laplace(post, fit.params))
+        mc.samples["w"].shape            # (2, 500, D)
+        mc.diagnostics.max_r_hat         # < 1.01 when the chains agree
+        mc.predictive(x_test).epistemic_var
+    """
+    if not isinstance(post, Posterior):
+        raise TypeError(f"nuts: post must be a bayesjax.Posterior, got {type(post).__name__}")
+    _check_counts(num_warmup, num_samples, num_chains)
+    method = _chain_method(chain_method, num_chains)
+    if not (isinstance(mass, LaplaceResult) or (isinstance(mass, str) and mass in MASSES)):
+        raise ValueError(f"nuts: mass must be 'diag', 'dense' or a bayesjax LaplaceResult "
+                         f"(bj.laplace(post, params)), got {mass!r}")
+    max_tree_depth = positive_int("max_tree_depth", max_tree_depth, owner="nuts")
+    if step_size is not None:
+        step_size = float(positive_scalar("step_size", step_size, owner="nuts"))
+    tap = float(positive_scalar("target_accept_prob", target_accept_prob, owner="nuts"))
+    if not tap < 1.0:
+        raise ValueError(f"nuts: target_accept_prob must be in (0, 1), got {tap}")
+    lap = mass if isinstance(mass, LaplaceResult) else None
+    if lap is not None:
+        _check_laplace(post, lap)
+    if init_params is None:
+        init_params = post.params if lap is None else lap.mean
+    init = _init(post, init_params, num_chains)
+    dtype = jnp.result_type(*jax.tree.leaves(post.params))
+    if lap is not None:
+        inv_mass, dense = _laplace_mass(lap, dtype)
+    else:
+        inv_mass, dense = None, mass == "dense"
+
+    static = _Static(int(num_warmup), int(num_samples), dense, lap is None, step_size is None,
+                     max_tree_depth, tap)
+    verbose = bool(progress_bar) and not os.environ.get("CI")
+    say = (lambda msg: print(f"nuts: {msg}", file=sys.stderr, flush=True)) if verbose else (
+        lambda msg: None)
+    keys = jax.random.split(key, num_chains)
+    ss = jnp.asarray(1.0 if step_size is None else step_size, dtype)
+    (samples, stats, steps, inv_masses), compile_time, sampling_time = _run(
+        method, static, keys, post, init, inv_mass, ss, say)
+
+    stats = {k: np.asarray(v) for k, v in stats.items()}
+    # a tree of depth d has between 2^(d-1) and 2^d - 1 leapfrog steps
+    stats["tree_depth"] = np.frexp(stats["num_steps"].astype(np.float64))[1]
+    diag = _diagnostics(post, samples, stats, max_tree_depth=max_tree_depth,
+                        step_size=np.asarray(steps), inverse_mass_matrix=np.asarray(inv_masses),
+                        compile_time=compile_time, sampling_time=sampling_time,
+                        chain_method=method)
+    _warn(diag, num_chains * num_samples)
+    return MCMCResult(samples, diag, stats, post)
