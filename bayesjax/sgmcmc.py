@@ -90,9 +90,10 @@ def _check(name, post, step_size, num_steps, batch_size, thin):
 
 
 def sgld(key, post: Posterior, *, step_size: float, num_steps: int, batch_size: int | None = None,
-         thin: int = 1, init_params=None, with_replacement: bool = False) -> SamplerResult:
+         thin: int = 1, init_params=None, with_replacement: bool = True) -> SamplerResult:
     """Stochastic gradient Langevin dynamics on ``post.log_joint`` (step ``step_size`` = ε in
-    parameter units², the variance of the injected noise per step)."""
+    parameter units², the variance of the injected noise per step). Minibatches are drawn with
+    replacement by default (O(B) per step; ``with_replacement=False`` costs a permutation of N)."""
     _check("sgld", post, step_size, num_steps, batch_size, thin)
     params = post.params if init_params is None else init_params
     return SamplerResult(*_run(key, post, params, float(step_size), int(num_steps), batch_size,

@@ -12,4 +12,5 @@ EXPERIMENTS = {
     "l1_vs_l2": "experiments.l1_vs_l2",
     "minibatch_scaling": "experiments.minibatch_scaling",
     "predictive_uncertainty": "experiments.predictive_uncertainty",
+    "sgd_as_posterior": "experiments.sgd_as_posterior",
 }
