@@ -17,7 +17,10 @@ the posterior covariance estimated in Stan's windows. Warmup states are discarde
 The ideal ``M⁻¹`` is the posterior covariance. ``mass=bj.laplace(post, map_params)`` sets it to the
 Laplace covariance ``P⁻¹`` (dense for ``structure="full"``, its diagonal for ``"diag"``) and starts the
 chains at the mode; only ε is then adapted. For a Gaussian posterior (Bayesian linear regression)
-this whitens the target exactly.
+this whitens the target exactly. For a small BNN it was measured to *hurt*: the posterior spreads
+far beyond the curvature at the MAP along its stiffest directions, and the Laplace metric freezes
+the chain there (ESS/s about 50× below NumPyro's diag adaptation; ``bnn_posteriors``, ``make bench``).
+Use it only where the posterior is close to its Laplace approximation.
 
 Diagnostics come from ArviZ (Vehtari et al. 2021): rank-normalised split R̂ and bulk/tail effective
 sample sizes per parameter; divergent transitions (energy error > 1000) and trees that hit
@@ -387,17 +390,17 @@ def _warn(d: MCMCDiagnostics, total: int):
         warnings.warn(
             f"nuts: {d.num_divergent} of {total} post-warmup transitions diverged (the leapfrog "
             "energy error exceeded 1000): the sampler cannot follow the posterior's curvature, so "
-            "the draws may be biased. Try mass=bj.laplace(post, map_params) (or mass='dense'), a "
-            "larger num_warmup, a higher target_accept_prob (smaller steps), or reparametrise the "
-            "model (e.g. non-centred scales)", RuntimeWarning, stacklevel=3)
+            "the draws may be biased. Try a larger num_warmup, a higher target_accept_prob "
+            "(smaller steps), or reparametrise the model (e.g. non-centred scales)",
+            RuntimeWarning, stacklevel=3)
     if d.max_tree_depth_fraction > 0:
         warnings.warn(
             f"nuts: {100 * d.max_tree_depth_fraction:.1f}% of the draws hit max_tree_depth="
             f"{d.max_tree_depth} ({2 ** d.max_tree_depth - 1} leapfrog steps) before making a "
             "U-turn: the step size is small compared with the posterior's widest direction, so "
-            "the chains explore slowly. Try mass=bj.laplace(post, map_params) or mass='dense' (a "
-            "mass matrix that matches the posterior's scales), a larger num_warmup, or a larger "
-            "max_tree_depth", RuntimeWarning, stacklevel=3)
+            "the chains explore slowly. Try mass='dense' (an adapted mass matrix that matches the "
+            "posterior's scales), a larger num_warmup or max_tree_depth; mass=bj.laplace(post, map) "
+            "helps only for a nearly Gaussian posterior", RuntimeWarning, stacklevel=3)
 
 
 # ---------------------------------------------------------------------------------- entry point

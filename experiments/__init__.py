@@ -8,9 +8,10 @@ one module here with a ``Config`` dataclass (``Config.smoke()`` runs in seconds)
 # name -> module; one entry per experiment, in the order of the README's table.
 EXPERIMENTS = {
     "flat_vs_sharp": "experiments.flat_vs_sharp",
+    "predictive_uncertainty": "experiments.predictive_uncertainty",
     "bayes_rule": "experiments.bayes_rule",
     "l1_vs_l2": "experiments.l1_vs_l2",
     "minibatch_scaling": "experiments.minibatch_scaling",
-    "predictive_uncertainty": "experiments.predictive_uncertainty",
+    "bnn_posteriors": "experiments.bnn_posteriors",
     "sgd_as_posterior": "experiments.sgd_as_posterior",
 }

@@ -199,7 +199,7 @@ def test_beta_bernoulli_posterior_through_a_logit():
 def test_too_large_a_step_diverges_and_too_small_a_step_saturates_the_tree():
     kw = dict(num_warmup=0, num_samples=50, max_tree_depth=4, progress_bar=False)
     # the posterior sd is ~0.05: a leapfrog step of 1 is unstable (ε ω >> 2)
-    with pytest.warns(RuntimeWarning, match=r"diverged.*mass=bj\.laplace\(post, map_params\)"):
+    with pytest.warns(RuntimeWarning, match=r"diverged.*higher target_accept_prob"):
         mc = bj.nuts(jax.random.key(0), _blr(), step_size=1.0, **kw)
     assert mc.diagnostics.num_divergent > 0
     assert mc.diagnostics.num_divergent == int(mc.stats["diverging"].sum())
