@@ -25,6 +25,7 @@ import numpy as np
 from jax.tree_util import register_pytree_node_class
 
 from bayesjax._checks import positive_scalar
+from bayesjax._pytree import Fields
 
 __all__ = ["Likelihood", "Gaussian", "Bernoulli", "Categorical"]
 
@@ -48,7 +49,7 @@ def _align(outputs, y, name: str):
     return outputs
 
 
-class Likelihood:
+class Likelihood(Fields):
     """Abstract base: ``log_prob(outputs, y)`` (sum over points) and ``mean(outputs)``."""
 
     def log_prob(self, outputs, y) -> jax.Array:
@@ -79,6 +80,8 @@ class Gaussian(Likelihood):
       noise: the noise standard deviation σ (units of y, not a variance), > 0.
     """
 
+    _fields = ("noise",)
+
     def __init__(self, noise=1.0):
         self.noise = positive_scalar("noise", noise, owner="likelihoods.Gaussian")
 
@@ -97,18 +100,6 @@ class Gaussian(Likelihood):
         if not np.issubdtype(np.asarray(y).dtype, np.floating):
             raise ValueError(
                 f"likelihoods.Gaussian: y must be a float array, got dtype {np.asarray(y).dtype}")
-
-    def tree_flatten(self):
-        return (self.noise,), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        obj = object.__new__(cls)
-        (obj.noise,) = children
-        return obj
-
-    def __repr__(self):
-        return f"Gaussian(noise={self.noise!r})"
 
 
 @register_pytree_node_class
@@ -130,16 +121,6 @@ class Bernoulli(Likelihood):
         y = np.asarray(y)
         if not np.all((y == 0) | (y == 1)):
             raise ValueError("likelihoods.Bernoulli: y must contain only 0 and 1")
-
-    def tree_flatten(self):
-        return (), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        return cls()
-
-    def __repr__(self):
-        return "Bernoulli()"
 
 
 @register_pytree_node_class
@@ -180,13 +161,3 @@ class Categorical(Likelihood):
             raise ValueError(
                 f"likelihoods.Categorical: label {int(np.max(y))} out of range for "
                 f"{out_shape[-1]} output logits")
-
-    def tree_flatten(self):
-        return (), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        return cls()
-
-    def __repr__(self):
-        return "Categorical()"

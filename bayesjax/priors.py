@@ -33,6 +33,7 @@ import jax.numpy as jnp
 from jax.tree_util import register_pytree_node_class
 
 from bayesjax._checks import finite_scalar, positive_scalar
+from bayesjax._pytree import Fields
 
 __all__ = ["Prior", "Gaussian", "Laplace", "Flat", "ByPath", "param_paths"]
 
@@ -138,8 +139,19 @@ class Prior:
         return {path: prior._numpyro_dist() for path, prior in self.leaf_priors(params)}
 
 
+class _LocationScale(Fields, Prior):
+    """A prior with a scale > 0 and a location on every weight (Gaussian, Laplace)."""
+
+    _fields = ("scale", "mean")
+
+    def __init__(self, scale=1.0, mean=0.0):
+        owner = f"priors.{type(self).__name__}"
+        self.scale = positive_scalar("scale", scale, owner=owner)
+        self.mean = finite_scalar("mean", mean, owner=owner)
+
+
 @register_pytree_node_class
-class Gaussian(Prior):
+class Gaussian(_LocationScale):
     """Gaussian prior ``N(mean, scale^2)`` on every weight.
 
     Args:
@@ -151,10 +163,6 @@ class Gaussian(Prior):
     """
 
     smooth = True
-
-    def __init__(self, scale=1.0, mean=0.0):
-        self.scale = positive_scalar("scale", scale, owner="priors.Gaussian")
-        self.mean = finite_scalar("mean", mean, owner="priors.Gaussian")
 
     @property
     def precision(self):
@@ -176,21 +184,9 @@ class Gaussian(Prior):
 
         return dist.Normal(self.mean, self.scale)
 
-    def tree_flatten(self):
-        return (self.scale, self.mean), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        obj = object.__new__(cls)
-        obj.scale, obj.mean = children
-        return obj
-
-    def __repr__(self):
-        return f"Gaussian(scale={self.scale!r}, mean={self.mean!r})"
-
 
 @register_pytree_node_class
-class Laplace(Prior):
+class Laplace(_LocationScale):
     """Laplace prior ``Laplace(mean, b)`` on every weight, density ``exp(-|w-m|/b) / (2b)``.
 
     Args:
@@ -203,10 +199,6 @@ class Laplace(Prior):
     """
 
     smooth = False
-
-    def __init__(self, scale=1.0, mean=0.0):
-        self.scale = positive_scalar("scale", scale, owner="priors.Laplace")
-        self.mean = finite_scalar("mean", mean, owner="priors.Laplace")
 
     def _leaf_penalty(self, w):
         return jnp.sum(jnp.abs(w - self.mean)) / self.scale
@@ -224,21 +216,9 @@ class Laplace(Prior):
 
         return dist.Laplace(self.mean, self.scale)
 
-    def tree_flatten(self):
-        return (self.scale, self.mean), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        obj = object.__new__(cls)
-        obj.scale, obj.mean = children
-        return obj
-
-    def __repr__(self):
-        return f"Laplace(scale={self.scale!r}, mean={self.mean!r})"
-
 
 @register_pytree_node_class
-class Flat(Prior):
+class Flat(Fields, Prior):
     """The improper flat prior ``p(w) ∝ 1``: ``log_prob = 0``, MAP = maximum likelihood.
 
     It is not a normalisable density, so it has no evidence (marginal likelihood).
@@ -259,16 +239,6 @@ class Flat(Prior):
         import numpyro.distributions as dist
 
         return dist.ImproperUniform(dist.constraints.real, (), ())
-
-    def tree_flatten(self):
-        return (), None
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        return cls()
-
-    def __repr__(self):
-        return "Flat()"
 
 
 @register_pytree_node_class

@@ -10,15 +10,7 @@ from flax import nnx
 
 import bayesjax as bj
 from benchmarks.common import row, timed
-
-
-class MLP(nnx.Module):
-    def __init__(self, rngs, width=32):
-        self.l1 = nnx.Linear(64, width, rngs=rngs)
-        self.l2 = nnx.Linear(width, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.l2(jnp.tanh(self.l1(x)))
+from experiments._models import MLP
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -27,7 +19,7 @@ def run(quick: bool = False) -> list[dict]:
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)
     steps = 200 if quick else 1000
-    model = MLP(nnx.Rngs(0))
+    model = MLP((64, 32, 10), jnp.tanh, nnx.Rngs(0))
     prior = bj.priors.Gaussian(1.0)
     post = bj.Posterior(model, bj.likelihoods.Categorical(), prior, x, y)
     opt = optax.adam(1e-2)

@@ -19,7 +19,6 @@ import optax
 import scipy.integrate
 import scipy.sparse.linalg
 import scipy.stats
-from flax import nnx
 from jax.flatten_util import ravel_pytree
 
 import bayesjax as bj
@@ -297,17 +296,6 @@ def evidence_sweep(key, data, precisions, num_steps: int):
 
 
 # ----------------------------------------------------------------------------- (d) batch size
-class MLP(nnx.Module):
-    """``64 → hidden (tanh) → 10`` logits."""
-
-    def __init__(self, hidden: int, *, rngs: nnx.Rngs):
-        self.hidden = nnx.Linear(64, hidden, rngs=rngs)
-        self.out = nnx.Linear(hidden, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.out(jnp.tanh(self.hidden(x)))
-
-
 def digits_split(test_fraction: float, seed: int):
     """All ten digit classes, pixels / 16, stratified train/test split."""
     from sklearn.datasets import load_digits

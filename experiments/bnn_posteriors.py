@@ -48,6 +48,7 @@ from flax import nnx
 
 import bayesjax as bj
 from experiments import _bnn_plots as plots
+from experiments._models import MLP
 from experiments.runner import claim, log
 
 GROWTH = 2.0      # "grows outside the data": mean epistemic std outside ≥ 2× inside
@@ -139,20 +140,6 @@ class Config:
 
 
 # ------------------------------------------------------------------------------- models, data
-class MLP(nnx.Module):
-    """Dense layers ``sizes[0] → … → sizes[-1]`` with ``activation`` between them."""
-
-    def __init__(self, sizes: tuple[int, ...], activation, rngs: nnx.Rngs):
-        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs)
-                                for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
-        self.activation = activation
-
-    def __call__(self, x):
-        for layer in self.layers[:-1]:
-            x = self.activation(layer(x))
-        return self.layers[-1](x)
-
-
 def target(x):
     """The true regression function ``sin(2x)``."""
     return np.sin(2.0 * x)

@@ -48,6 +48,7 @@ from flax import nnx
 
 import bayesjax as bj
 from experiments import _flat_vs_sharp_parts as P
+from experiments._models import MLP
 from experiments.runner import claim, log, save_figure
 
 U32 = 2.0**-24  # unit roundoff of float32
@@ -318,7 +319,7 @@ def part_c(cfg: Config, key) -> dict:
 # ----------------------------------------------------------------------------- (d)
 def part_d(cfg: Config, key) -> dict:
     x_tr, x_te, y_tr, y_te = P.digits_split(cfg.test_fraction, cfg.seed)
-    model = P.MLP(cfg.mlp_hidden, rngs=nnx.Rngs(cfg.seed))
+    model = MLP((64, cfg.mlp_hidden, 10), jnp.tanh, nnx.Rngs(cfg.seed))
     post = bj.Posterior(model, bj.likelihoods.Categorical(),
                         bj.priors.Gaussian(cfg.mlp_prior_scale), x_tr, y_tr)
     n, per = post.num_data, cfg.epochs // cfg.checkpoints

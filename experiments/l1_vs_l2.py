@@ -36,6 +36,7 @@ import optax
 from flax import nnx
 
 import bayesjax as bj
+from experiments._models import MLP
 from experiments.runner import claim, log, save_figure
 
 U32 = 2.0**-24  # unit roundoff of float32
@@ -232,17 +233,6 @@ def zero_crossings(rows, names) -> list[str]:
 
 
 # --------------------------------------------------------------------------- MLP on digits
-class MLP(nnx.Module):
-    """``64 → hidden (ReLU) → 10`` logits."""
-
-    def __init__(self, hidden: int, *, rngs: nnx.Rngs):
-        self.hidden = nnx.Linear(64, hidden, rngs=rngs)
-        self.out = nnx.Linear(hidden, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.out(jax.nn.relu(self.hidden(x)))
-
-
 def stratified_split(y, test_fraction: float, seed: int):
     """Sorted ``(train, test)`` index arrays: within each class c, a permutation drawn by
     ``np.random.default_rng(seed)`` sends the first ``round(f·n_c)`` points to test, so every
@@ -263,7 +253,7 @@ def mlp_fits(config: Config):
     x, y = load_digits(return_X_y=True)
     x, y = (x / 16.0).astype(np.float32), y.astype(np.int32)
     tr, te = stratified_split(y, config.test_fraction, config.seed)
-    model = MLP(config.mlp_hidden, rngs=nnx.Rngs(config.seed))
+    model = MLP((64, config.mlp_hidden, 10), jax.nn.relu, nnx.Rngs(config.seed))
     b = config.mlp_laplace_scale
     priors = {"gaussian": bj.priors.Gaussian(math.sqrt(2.0) * b), "laplace": bj.priors.Laplace(b)}
     # Plain sgd for both: with the Laplace prior, fit_map's prox after an sgd step is ISTA;
@@ -272,12 +262,12 @@ def mlp_fits(config: Config):
     dead = x[tr].std(0) == 0.0  # pixels that are constant on the training set
     out = {"dead_pixels": int(dead.sum())}
     for kind, leaf in priors.items():
-        prior = bj.priors.ByPath({"hidden.kernel": leaf, "out.kernel": leaf},
+        prior = bj.priors.ByPath({"layers.0.kernel": leaf, "layers.1.kernel": leaf},
                                  default=bj.priors.Flat())
         post = bj.Posterior(model, bj.likelihoods.Categorical(), prior, x[tr], y[tr])
         res = bj.fit_map(jax.random.key(config.seed), post, opt, num_steps=config.mlp_steps,
                          learning_rate=config.mlp_learning_rate)
-        w1, w2 = (np.asarray(res.params[k]["kernel"]) for k in ("hidden", "out"))
+        w1, w2 = (np.asarray(res.params["layers"][i]["kernel"]) for i in (0, 1))
         acc = [float(np.mean(np.argmax(np.asarray(post.predict(res.params, x[i])), -1) == y[i]))
                for i in (tr, te)]
         out[kind] = dict(scale=float(leaf.scale), w1=w1, zero_frac_w1=float(np.mean(w1 == 0.0)),

@@ -42,6 +42,7 @@ from flax import nnx
 from scipy.stats import norm
 
 import bayesjax as bj
+from experiments._models import MLP
 from experiments.runner import claim, log, save_figure
 
 LEVEL = 0.95
@@ -289,20 +290,6 @@ def linear_part(cfg: Config, key) -> dict:
 
 
 # ------------------------------------------------------------------------------------- the MLP
-class MLP(nnx.Module):
-    """``1 → width → width → 1`` with tanh activations."""
-
-    def __init__(self, width: int, rngs: nnx.Rngs):
-        self.layers = nnx.List([nnx.Linear(1, width, rngs=rngs),
-                                nnx.Linear(width, width, rngs=rngs),
-                                nnx.Linear(width, 1, rngs=rngs)])
-
-    def __call__(self, x):
-        h = jnp.tanh(self.layers[0](x))
-        h = jnp.tanh(self.layers[1](h))
-        return self.layers[2](h)
-
-
 def mlp_target(x):
     """The MLP's true regression function, ``sin(3x)``."""
     return jnp.sin(3.0 * x)
@@ -326,7 +313,7 @@ def _mlp_draws(key, n: int, n_test: int, noise):
 def mlp_part(cfg: Config, key) -> dict:
     n_test, b = 2000, cfg.mlp_test_half_width
     x, y, xt, yt, seed, k_fit = _mlp_draws(key, cfg.mlp_train, n_test, cfg.mlp_noise)
-    post = bj.Posterior(MLP(cfg.mlp_width, nnx.Rngs(int(seed))),
+    post = bj.Posterior(MLP((1, cfg.mlp_width, cfg.mlp_width, 1), jnp.tanh, nnx.Rngs(int(seed))),
                         bj.likelihoods.Gaussian(cfg.mlp_noise),
                         bj.priors.Gaussian(cfg.mlp_prior_scale), x, y)
     fit = bj.fit_map(k_fit, post, num_steps=cfg.mlp_steps, learning_rate=cfg.mlp_learning_rate)

@@ -15,6 +15,7 @@ from flax import nnx
 import bayesjax as bj
 from experiments import _flat_vs_sharp_parts as P
 from experiments import flat_vs_sharp as exp
+from experiments._models import MLP
 from experiments.runner import run_experiment
 
 MEANS, PRECS = [[0.0], [3.0]], [[[25.0]], [[1.0]]]
@@ -131,7 +132,7 @@ def test_hessian_transforms_as_d_inverse_h_d_inverse():
 def test_lanczos_top_eigenvalue_matches_the_dense_hessian():
     x, _, y, _ = P.digits_split(0.25, 0)
     x, y = x[:200], y[:200]
-    post = bj.Posterior(P.MLP(4, rngs=nnx.Rngs(0)), bj.likelihoods.Categorical(),
+    post = bj.Posterior(MLP((64, 4, 10), jnp.tanh, nnx.Rngs(0)), bj.likelihoods.Categorical(),
                         bj.priors.Gaussian(1.0), x, y)
     from jax.flatten_util import ravel_pytree
 
