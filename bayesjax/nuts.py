@@ -101,6 +101,15 @@ class MCMCDiagnostics(NamedTuple):
     chain_method: str
 
 
+
+# chain_method is a string, not an array: keep it as static data so that a result (and its
+# diagnostics) can be passed to jit-ed code like every other bayesjax result
+jax.tree_util.register_pytree_node(
+    MCMCDiagnostics,
+    lambda d: (d[:-1], d.chain_method),
+    lambda chain_method, children: MCMCDiagnostics(*children, chain_method),
+)
+
 class MCMCResult(NamedTuple):
     """Result of ``bayesjax.nuts``.
 
