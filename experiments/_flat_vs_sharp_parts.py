@@ -606,7 +606,8 @@ def report(cfg, a, a2, b, c, d) -> str:
         f"({cfg.epochs * (d['n_train'] // cfg.batch_size)} steps), same initialisation. "
         "Sharpness = top eigenvalue of ∇²(−log_joint/N) by Lanczos on Hessian-vector products, "
         f"at {cfg.checkpoints} checkpoints; 'late' = median over the second half. Log evidence: "
-        "KFAC Laplace at the final point (not an exact mode: see grad norms).",
+        f"`bj.laplace(structure={cfg.evidence_structure!r})` at the final point (not an exact mode: "
+        "see grad norms).",
         "",
         "| η | 2/η | GD late λmax | GD final | SGD late λmax | SGD final | GD test acc | SGD test "
         "acc | GD log evidence | SGD log evidence | GD grad norm | SGD grad norm | GD loss rises |",

@@ -16,7 +16,7 @@ import bayesjax as bj
 from experiments import _flat_vs_sharp_parts as P
 from experiments import flat_vs_sharp as exp
 from experiments._models import MLP
-from experiments.runner import run_experiment
+from experiments.runner import main, run_experiment
 
 MEANS, PRECS = [[0.0], [3.0]], [[[25.0]], [[1.0]]]
 BARRIER = P.barrier_1d(MEANS, PRECS)
@@ -42,6 +42,15 @@ def test_config_rejects_invalid_values():
             dataclasses.replace(exp.Config(), **bad)
     exp.Config.smoke()
 
+
+
+def test_cli_rejects_an_unknown_laplace_structure(tmp_path, capsys):
+    out = tmp_path / "r"
+    code = main(["flat_vs_sharp", "--smoke", "evidence_structure=ful", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "evidence_structure must be one of full, diag, kfac, got 'ful'" in err
+    assert not out.exists()
 
 def test_bowls_log_joint_is_minus_the_piecewise_quadratic():
     post = P.bowls_posterior(MEANS, PRECS, BARRIER)
