@@ -408,7 +408,8 @@ def run(config: Config, outdir: Path) -> dict:
               "(λ = 1/b ≥ λ_max)", {"b_max": sw["b_max"], "all_zero": all_zero},
               "all-zero at exactly the scales b ≤ b_max of the sweep",
               all_zero == [bool(s <= sw["b_max"]) for s in scales]),
-        claim("Laplace: the number of exact zeros grows as b shrinks",
+        claim("Laplace: the number of exact zeros grows as b shrinks, as a trend (on this data not at "
+              "every step: see zero_crossings)",
               {"zeros_by_ascending_b": lap_zeros, "kkt_certified": [k <= 1.0 for k in kkt_ratio],
                "non_decreasing_as_b_shrinks": monotone, "zero_crossings": crossings},
               "more exact zeros at the smallest b than at the largest, and every count certified "
