@@ -42,6 +42,14 @@ def finite_scalar(name: str, value, *, owner: str = ""):
     return value
 
 
+def one_of(name: str, value, valid, *, owner: str = ""):
+    """Return ``value`` if it is one of ``valid``; raise ``ValueError`` listing them otherwise."""
+    if value not in valid:
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}unknown {name} {value!r}; valid: {', '.join(map(str, valid))}")
+    return value
+
+
 def positive_int(name: str, value, *, owner: str = "", allow_none: bool = False):
     where = f"{owner}: " if owner else ""
     if value is None and allow_none:

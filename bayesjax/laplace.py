@@ -39,7 +39,7 @@ from bayesjax import curvature as _curv
 from bayesjax import likelihoods as _lik
 from bayesjax import predictive as _pred
 from bayesjax import priors as _priors
-from bayesjax._checks import finite_array
+from bayesjax._checks import finite_array, one_of
 from bayesjax.posterior import Posterior
 
 __all__ = ["LaplaceResult", "laplace", "optimize_prior_precision"]
@@ -359,8 +359,7 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
         raise TypeError(f"laplace: post must be a bayesjax.Posterior, got {type(post).__name__}")
     for name, value, valid in (("structure", structure, STRUCTURES),
                                ("curvature", curvature, CURVATURES), ("subset", subset, SUBSETS)):
-        if value not in valid:
-            raise ValueError(f"laplace: unknown {name} {value!r}; valid: {', '.join(valid)}")
+        one_of(name, value, valid, owner="laplace")
     if curvature == "hessian" and structure != "full":
         raise ValueError(f"laplace: curvature='hessian' needs structure='full' (the exact Hessian "
                          f"has no {structure} form here); use curvature='ggn'")

@@ -49,7 +49,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as Spec
 
 from bayesjax import predictive as _pred
-from bayesjax._checks import finite_array, positive_int, positive_scalar
+from bayesjax._checks import finite_array, one_of, positive_int, positive_scalar
 from bayesjax.laplace import LaplaceResult
 from bayesjax.posterior import Posterior
 from bayesjax.priors import param_paths
@@ -101,14 +101,16 @@ class MCMCDiagnostics(NamedTuple):
     chain_method: str
 
 
-
 # chain_method is a string, not an array: keep it as static data so that a result (and its
 # diagnostics) can be passed to jit-ed code like every other bayesjax result
+_ARRAY_FIELDS = tuple(f for f in MCMCDiagnostics._fields if f != "chain_method")
 jax.tree_util.register_pytree_node(
     MCMCDiagnostics,
-    lambda d: (d[:-1], d.chain_method),
-    lambda chain_method, children: MCMCDiagnostics(*children, chain_method),
+    lambda d: (tuple(getattr(d, f) for f in _ARRAY_FIELDS), d.chain_method),
+    lambda chain_method, children: MCMCDiagnostics(**dict(zip(_ARRAY_FIELDS, children, strict=True)),
+                                                   chain_method=chain_method),
 )
+
 
 class MCMCResult(NamedTuple):
     """Result of ``bayesjax.nuts``.
@@ -291,9 +293,7 @@ def _check_counts(num_warmup, num_samples, num_chains):
 
 
 def _chain_method(chain_method, num_chains) -> str:
-    if chain_method not in CHAIN_METHODS:
-        raise ValueError(f"nuts: unknown chain_method {chain_method!r}; valid: "
-                         f"{', '.join(CHAIN_METHODS)}")
+    one_of("chain_method", chain_method, CHAIN_METHODS, owner="nuts")
     ndev = len(jax.devices())
     if chain_method == "parallel" and ndev < num_chains:
         raise ValueError(f"nuts: chain_method='parallel' needs one device per chain, but there are "

@@ -47,6 +47,7 @@ import scipy.stats
 from flax import nnx
 
 import bayesjax as bj
+from bayesjax._checks import one_of
 from bayesjax.laplace import STRUCTURES as LAPLACE_STRUCTURES
 from experiments import _flat_vs_sharp_parts as P
 from experiments._models import MLP
@@ -131,9 +132,7 @@ class Config:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-        if self.evidence_structure not in LAPLACE_STRUCTURES:
-            raise ValueError(f"evidence_structure must be one of {', '.join(LAPLACE_STRUCTURES)}, "
-                             f"got {self.evidence_structure!r}")
+        one_of("evidence_structure", self.evidence_structure, LAPLACE_STRUCTURES)
         if self.k_sharp <= self.k_flat:
             raise ValueError(f"k_sharp ({self.k_sharp}) must exceed k_flat ({self.k_flat})")
         if self.langevin_step * self.k_sharp >= 1.0:

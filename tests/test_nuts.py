@@ -102,7 +102,6 @@ def test_diagnostics_have_the_right_types(blr_run):
     assert "w[0]" in az.summary(idata).index
 
 
-
 def test_result_passes_through_jit(blr_run):
     """Like every bayesjax result, an MCMCResult can cross a jit boundary (chain_method is static)."""
     @jax.jit
@@ -115,6 +114,7 @@ def test_result_passes_through_jit(blr_run):
     leaves, tree = jax.tree_util.tree_flatten(blr_run.diagnostics)
     assert jax.tree_util.tree_unflatten(tree, leaves).chain_method == "sequential"
     assert not any(isinstance(leaf, str) for leaf in leaves)
+
 
 def test_predictive_is_the_monte_carlo_predictive(blr_run):
     xt = np.array([[0.5, -1.0, 2.0], [0.0, 0.0, 1.0]], np.float32)
