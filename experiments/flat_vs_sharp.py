@@ -50,6 +50,7 @@ import bayesjax as bj
 from bayesjax._checks import one_of
 from bayesjax.laplace import STRUCTURES as LAPLACE_STRUCTURES
 from experiments import _flat_vs_sharp_parts as P
+from experiments import _flat_vs_sharp_report as R
 from experiments._models import MLP
 from experiments.runner import claim, log, save_figure
 
@@ -366,13 +367,13 @@ def run(config: Config, outdir: Path) -> dict:
     b = part_b(config, kb)
     c = part_c(config, kc)
     d = part_d(config, kd)
-    P.plot_bowls_1d(a, outdir, save_figure)
-    P.plot_bowls_2d(a2, outdir, save_figure)
-    P.plot_rescaling(b["rows"], outdir, save_figure)
-    P.plot_evidence(c["sweep"], outdir, save_figure)
-    P.plot_batch(d["runs"], d["epochs"], d["initial_sharpness"], outdir, save_figure)
+    R.plot_bowls_1d(a, outdir, save_figure)
+    R.plot_bowls_2d(a2, outdir, save_figure)
+    R.plot_rescaling(b["rows"], outdir, save_figure)
+    R.plot_evidence(c["sweep"], outdir, save_figure)
+    R.plot_batch(d["runs"], d["epochs"], d["initial_sharpness"], outdir, save_figure)
     return {**_summary(config, a, a2, b, c, d), "claims": _claims(config, a, b, c, d),
-            "report": P.report(config, a, a2, b, c, d)}
+            "report": R.report(config, a, a2, b, c, d)}
 
 
 def _claims(cfg, a, b, c, d) -> list:
