@@ -38,7 +38,6 @@ import functools
 import os
 import sys
 import time
-import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -51,6 +50,7 @@ from jax.sharding import PartitionSpec as Spec
 from bayesjax import predictive as _pred
 from bayesjax._checks import finite_array, one_of, positive_int, positive_scalar
 from bayesjax.laplace import LaplaceResult
+from bayesjax.mcmc_diagnostics import MCMCDiagnostics, summarize, to_idata, warn_if_unhealthy
 from bayesjax.posterior import Posterior
 from bayesjax.priors import param_paths
 
@@ -60,56 +60,6 @@ MASSES = ("diag", "dense")
 CHAIN_METHODS = ("auto", "parallel", "vectorized", "sequential")
 _CACHE_SIZE = 32
 _COMPILED: collections.OrderedDict = collections.OrderedDict()   # LRU of compiled samplers
-
-
-class MCMCDiagnostics(NamedTuple):
-    """Convergence and efficiency of a NUTS run (post-warmup draws only).
-
-    Attributes:
-      ess_bulk, ess_tail: ``{path: array of the leaf's shape}``, rank-normalised bulk and tail
-        effective sample sizes (ArviZ ``ess(method="bulk"/"tail")``), in draws.
-      r_hat: ``{path: array}``, rank-normalised split R̂ (ArviZ ``rhat``); < 1.01 is the usual bar
-        (NaN for one chain: ArviZ needs two to compare).
-      min_ess_bulk, min_ess_tail, max_r_hat: the worst value over all scalar parameters.
-      num_divergent: divergent transitions over all chains.
-      mean_tree_depth: mean NUTS tree depth (``2^depth − 1`` ≥ leapfrog steps).
-      max_tree_depth_fraction: fraction of draws whose tree reached ``max_tree_depth``.
-      max_tree_depth: the cap that was used.
-      step_size: (num_chains,) the adapted (or fixed) leapfrog step ε per chain.
-      inverse_mass_matrix: (num_chains, P) or (num_chains, P, P), the ``M⁻¹`` each chain used.
-      mean_accept_prob: mean acceptance statistic (compare with ``target_accept_prob``).
-      compile_time: seconds spent tracing and compiling (0.0 when a compiled sampler was reused).
-      sampling_time: seconds spent running warmup and sampling.
-      chain_method: ``"parallel"``, ``"vectorized"`` or ``"sequential"``, as run.
-    """
-
-    ess_bulk: dict
-    ess_tail: dict
-    r_hat: dict
-    min_ess_bulk: float
-    min_ess_tail: float
-    max_r_hat: float
-    num_divergent: int
-    mean_tree_depth: float
-    max_tree_depth_fraction: float
-    max_tree_depth: int
-    step_size: np.ndarray
-    inverse_mass_matrix: np.ndarray
-    mean_accept_prob: float
-    compile_time: float
-    sampling_time: float
-    chain_method: str
-
-
-# chain_method is a string, not an array: keep it as static data so that a result (and its
-# diagnostics) can be passed to jit-ed code like every other bayesjax result
-_ARRAY_FIELDS = tuple(f for f in MCMCDiagnostics._fields if f != "chain_method")
-jax.tree_util.register_pytree_node(
-    MCMCDiagnostics,
-    lambda d: (tuple(getattr(d, f) for f in _ARRAY_FIELDS), d.chain_method),
-    lambda chain_method, children: MCMCDiagnostics(**dict(zip(_ARRAY_FIELDS, children, strict=True)),
-                                                   chain_method=chain_method),
-)
 
 
 class MCMCResult(NamedTuple):
@@ -138,7 +88,7 @@ class MCMCResult(NamedTuple):
         """An ``arviz.InferenceData`` with ``posterior`` (one variable per parameter path) and
         ``sample_stats`` (``lp``, ``energy``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
         ``diverging``, ``step_size``)."""
-        return _idata(self.post, self.samples, self.stats, self.diagnostics.step_size)
+        return to_idata(self.post, self.samples, self.stats, self.diagnostics.step_size)
 
     def predictive(self, x, *, batch_size: int = 64):
         """Monte Carlo predictive at inputs ``x`` over all draws, as ``LaplaceResult.predictive``:
@@ -156,23 +106,6 @@ class MCMCResult(NamedTuple):
 @functools.partial(jax.jit, static_argnames=("batch_size",))
 def _outputs(post, samples, x, batch_size):
     return jax.lax.map(lambda p: post.predict(p, x), samples, batch_size=batch_size)
-
-
-def _idata(post, samples, stats, step_size):
-    import arviz as az
-
-    s = {k: np.asarray(v) for k, v in stats.items()}
-    step = np.broadcast_to(np.asarray(step_size)[:, None], s["energy"].shape)
-    sample_stats = dict(lp=s["log_joint"], energy=s["energy"], tree_depth=s["tree_depth"],
-                        n_steps=s["num_steps"], acceptance_rate=s["accept_prob"],
-                        diverging=s["diverging"], step_size=step)
-    return az.from_dict(posterior=_named(post, samples), sample_stats=sample_stats)
-
-
-def _named(post, samples) -> dict:
-    """``{path: (chain, draw, ...) numpy array}`` (a bare-array parameter is called ``params``)."""
-    return {(p or "params"): np.asarray(leaf)
-            for p, leaf in zip(param_paths(post.params), jax.tree.leaves(samples), strict=True)}
 
 
 # ----------------------------------------------------------------------------------- the sampler
@@ -364,54 +297,6 @@ def _laplace_mass(lap: LaplaceResult, dtype):
     return cov, True
 
 
-# ---------------------------------------------------------------------------------- diagnostics
-def _diagnostics(post, samples, stats, **extra) -> MCMCDiagnostics:
-    import arviz as az
-
-    idata = _idata(post, samples, stats, extra["step_size"])
-    # a chain that never moves (all transitions divergent) has zero variance: NaN, not a warning
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ess_b = az.ess(idata, method="bulk")
-        ess_t = az.ess(idata, method="tail")
-        rhat = az.rhat(idata)
-    names = list(idata.posterior.data_vars)
-
-    def per(ds):
-        return {n: np.asarray(ds[n].values) for n in names}
-
-    def worst(d, f):
-        vals = np.concatenate([np.ravel(v) for v in d.values()])
-        return float(f(vals)) if vals.size else float("nan")
-
-    eb, et, rh = per(ess_b), per(ess_t), per(rhat)
-    s = stats
-    return MCMCDiagnostics(
-        ess_bulk=eb, ess_tail=et, r_hat=rh, min_ess_bulk=worst(eb, np.min),
-        min_ess_tail=worst(et, np.min), max_r_hat=worst(rh, np.max),
-        num_divergent=int(np.sum(s["diverging"])),
-        mean_tree_depth=float(np.mean(s["tree_depth"])),
-        max_tree_depth_fraction=float(np.mean(s["tree_depth"] >= extra["max_tree_depth"])),
-        mean_accept_prob=float(np.mean(s["accept_prob"])), **extra)
-
-
-def _warn(d: MCMCDiagnostics, total: int):
-    if d.num_divergent:
-        warnings.warn(
-            f"nuts: {d.num_divergent} of {total} post-warmup transitions diverged (the leapfrog "
-            "energy error exceeded 1000): the sampler cannot follow the posterior's curvature, so "
-            "the draws may be biased. Try a larger num_warmup, a higher target_accept_prob "
-            "(smaller steps), or reparametrise the model (e.g. non-centred scales)",
-            RuntimeWarning, stacklevel=3)
-    if d.max_tree_depth_fraction > 0:
-        warnings.warn(
-            f"nuts: {100 * d.max_tree_depth_fraction:.1f}% of the draws hit max_tree_depth="
-            f"{d.max_tree_depth} ({2 ** d.max_tree_depth - 1} leapfrog steps) before making a "
-            "U-turn: the step size is small compared with the posterior's widest direction, so "
-            "the chains explore slowly. Try mass='dense' (an adapted mass matrix that matches the "
-            "posterior's scales), a larger num_warmup or max_tree_depth; mass=bj.laplace(post, map) "
-            "helps only for a nearly Gaussian posterior", RuntimeWarning, stacklevel=3)
-
-
 # ---------------------------------------------------------------------------------- entry point
 def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
          num_chains: int = 2, init_params=None, mass="diag", chain_method: str = "auto",
@@ -493,9 +378,9 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
     stats = {k: np.asarray(v) for k, v in stats.items()}
     # a tree of depth d has between 2^(d-1) and 2^d - 1 leapfrog steps
     stats["tree_depth"] = np.frexp(stats["num_steps"].astype(np.float64))[1]
-    diag = _diagnostics(post, samples, stats, max_tree_depth=max_tree_depth,
+    diag = summarize(post, samples, stats, max_tree_depth=max_tree_depth,
                         step_size=np.asarray(steps), inverse_mass_matrix=np.asarray(inv_masses),
                         compile_time=compile_time, sampling_time=sampling_time,
                         chain_method=method)
-    _warn(diag, num_chains * num_samples)
+    warn_if_unhealthy(diag, num_chains * num_samples)
     return MCMCResult(samples, diag, stats, post)
