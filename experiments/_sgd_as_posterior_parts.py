@@ -23,7 +23,6 @@ NULL_QUANTILE = 0.999   # TV floor: a correct sampler exceeds it with probabilit
 NULL_DRAWS = 20_000
 
 
-
 # ------------------------------------------------------------------------------------ the math
 def curvature(num_data: int, noise: float, prior_scale: float) -> float:
     """``a = L''(θ) = 1/σ² + 1/(N s₀²)``, the curvature of ``L = −log_joint/N`` (part 1)."""
@@ -100,7 +99,6 @@ def loss_geometry(post: bj.Posterior, params) -> tuple[float, float]:
     n = post.num_data
     g, hess = gradients_and_curvature(post, params)
     return float(np.var(np.asarray(g, np.float64) / n)), -float(hess) / n
-
 
 
 # ------------------------------------------------------------------------------------ part 2

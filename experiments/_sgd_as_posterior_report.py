@@ -156,7 +156,6 @@ def figure_modes(outdir, modes, plot, cfg: Config) -> None:
     save_figure(fig, outdir, "two_modes")
 
 
-
 # ------------------------------------------------------------------------------------ report
 def report(cfg: Config, sgd, modes) -> str:
     a, gv = sgd["a"], sgd["grad_var"]

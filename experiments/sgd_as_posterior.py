@@ -204,7 +204,6 @@ class Config:
                    nuts_warmup=500, nuts_samples=10_000, nuts_batches=5)
 
 
-
 # ------------------------------------------------------------------------------------ part 1
 def sgd_variance(key, post, eps, batch_size, cfg: Config, start, a) -> dict:
     """Stationary variance of constant-rate SGD iterates over ``cfg.sgd_chains`` chains.
@@ -293,7 +292,6 @@ def part_sgd(cfg: Config, key, rng) -> dict:
             "matching": stars}
 
 
-
 def part_two_modes(cfg: Config, key, rng) -> dict:
     post = P.two_mode_posterior(cfg, rng)
     edges, masses, centres, density, end = P.exact_on_grid(post, cfg.grid_limit, cfg.num_bins)
@@ -360,8 +358,6 @@ def part_two_modes(cfg: Config, key, rng) -> dict:
             "_plot": {"edges": edges, "masses": masses, "centres": centres,
                       "density": density, "traces": traces,
                       "hists": hists}}
-
-
 
 
 # ------------------------------------------------------------------------------------ run
