@@ -9,8 +9,8 @@ The objective handed to the optimizer is the negative log posterior **per data p
 which has the same minimiser as ``-log_joint`` but learning rates on the familiar per-datum scale.
 Note the prior term is divided by N too: a user who trains on a *mean* loss must add
 ``prior.penalty(params) / N``, not ``prior.penalty(params)`` (see the ``minibatch_scaling``
-experiment). With ``batch_size=B`` the likelihood term is the unbiased minibatch estimate
-``(1/B) Σ_batch``.
+experiment). With ``batch_size=B`` the likelihood term is the Posterior's own unbiased minibatch
+estimate, ``Posterior.log_likelihood_estimate / N = (1/B) Σ_batch``.
 
 Non-smooth priors (``priors.Laplace``, L1) are handled by **proximal gradient**: the optimizer
 steps on the smooth part, then the prior's proximal operator (soft thresholding at
@@ -101,14 +101,8 @@ def _fit(key, post: Posterior, params, learning_rate, optimizer, num_steps, batc
     smooth_log_prior, nonsmooth_penalty, prox, has_prox = _split_prior(post.prior, params)
 
     def smooth_loss(theta, idx):
-        if idx is None:
-            ll = post.log_likelihood(theta)
-            scale = 1.0 / n
-        else:
-            out = post.apply_fn(theta, post.x[idx])
-            ll = post.likelihood.log_prob(out, post.y[idx])
-            scale = 1.0 / idx.shape[0]
-        return -(scale * ll / post.temperature + smooth_log_prior(theta) / n)
+        ll = post.log_likelihood(theta) if idx is None else post.log_likelihood_estimate(theta, idx)
+        return -((1.0 / n) * ll / post.temperature + smooth_log_prior(theta) / n)
 
     def prox_step(theta):
         return prox(theta, learning_rate / n) if has_prox else theta
@@ -117,7 +111,8 @@ def _fit(key, post: Posterior, params, learning_rate, optimizer, num_steps, batc
         theta, opt_state = carry
         idx = None if batch_size is None else jax.random.randint(k, (batch_size,), 0, n)
         loss, grads = jax.value_and_grad(smooth_loss)(theta, idx)
-        updates, opt_state = optimizer.update(grads, opt_state, theta)
+        with jax.numpy_dtype_promotion("standard"):  # optax's adam raises a float to its int count
+            updates, opt_state = optimizer.update(grads, opt_state, theta)
         new = prox_step(optax.apply_updates(theta, updates))
         return (new, opt_state), loss + nonsmooth_penalty(theta) / n
 
@@ -173,12 +168,7 @@ def fit_map(key, post: Posterior, optimizer: optax.GradientTransformation | None
     elif not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"fit_map: optimizer must be an optax.GradientTransformation, "
                         f"got {type(optimizer).__name__}")
-    params = post.params if init_params is None else init_params
-    if jax.tree.structure(params) != jax.tree.structure(post.params) or any(
-            jnp.shape(a) != jnp.shape(b)
-            for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(post.params), strict=True)):
-        raise ValueError("fit_map: init_params must have the structure and shapes of post.params "
-                         f"(paths {_priors.param_paths(post.params)})")
+    params = post.check_params(init_params, owner="fit_map")
     params, losses, log_joint, grad_norm = _fit(key, post, params, learning_rate, optimizer,
                                                 num_steps, batch_size)
     if not bool(jnp.isfinite(log_joint)):

@@ -21,25 +21,27 @@ second-order expansion says nothing about it and the evidence would be meaningle
 Cheap re-evaluation: for ``full`` the curvature is eigendecomposed once, ``H = V diag(λ) Vᵀ``, so a
 new scalar prior precision ``c`` costs O(P): ``log det P = Σ log(λᵢ + c)``; for ``kfac`` the same
 holds with the eigenvalues ``αᵢ γⱼ`` of each ``A ⊗ G`` block; for ``diag`` it is O(P) anyway.
+The evidence as a function of that scalar (grid, optimisation) is ``bayesjax.evidence``;
+``optimize_prior_precision`` is re-exported here.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.tree_util import register_pytree_node_class
 
 from bayesjax import curvature as _curv
+from bayesjax import evidence as _evidence
 from bayesjax import likelihoods as _lik
 from bayesjax import predictive as _pred
 from bayesjax import priors as _priors
-from bayesjax._checks import finite_array, one_of
+from bayesjax._checks import finite_array, one_of, positive_int
+from bayesjax.evidence import optimize_prior_precision
 from bayesjax.posterior import Posterior
 
 __all__ = ["LaplaceResult", "laplace", "optimize_prior_precision"]
@@ -77,7 +79,9 @@ def _prior_vectors(post: Posterior, params, view: _curv.FlatView):
 
 @register_pytree_node_class
 class LaplaceResult:
-    """A Laplace approximation; build it with ``bayesjax.laplace``. A JAX pytree.
+    """A Laplace approximation; build it with ``bayesjax.laplace``. A JAX pytree: the Posterior
+    and the arrays are its children; the flat view (Python ints that slice θ), ``structure``,
+    ``curvature`` and the KFAC index maps are static aux data, so it can cross ``jax.jit``.
 
     Attributes:
       mean: the parameter pytree θ* it was built at.
@@ -227,7 +231,7 @@ class LaplaceResult:
         for c in (jnp.min(cs), jnp.max(cs)):  # definiteness is monotone in c
             self._check_pd(self._eig_posterior(jnp.full_like(self.theta, c), c),
                            f"at prior precision {float(c):.4g}")
-        return _grid(self, cs)
+        return _evidence.evidence_grid(self, cs)
 
     @property
     def log_basin_mass(self) -> jax.Array:
@@ -275,30 +279,33 @@ class LaplaceResult:
             out = out.at[idx].set(jnp.einsum("ia,abs,ob->ios", qa, rot, qg))
         return out
 
-    def sample(self, key, n: int):
-        """``n`` parameter pytrees from ``N(θ*, P⁻¹)``, stacked on a leading axis."""
+    def sample(self, key, num_samples: int):
+        """``num_samples`` parameter pytrees from ``N(θ*, P⁻¹)``, stacked on a leading axis."""
+        num_samples = positive_int("num_samples", num_samples, owner="LaplaceResult.sample")
         p0, c = self._prec(None)
         self._check_pd(self._eig_posterior(p0, c), "at the posterior's prior")
-        z = jax.random.normal(key, (self.num_params, int(n)), self.theta.dtype)
+        z = jax.random.normal(key, (self.num_params, num_samples), self.theta.dtype)
         thetas = self.theta[:, None] + self._scaled(z, p0, c, -0.5)
         return jax.vmap(lambda t: self.view.unflatten(t, self.mean), in_axes=1)(thetas)
 
-    def predictive(self, x, method: str = "glm", *, key=None, n_samples: int = 200):
+    def predictive(self, x, method: str = "glm", *, key=None, num_samples: int = 200):
         """Predictive at inputs ``x``: ``Predictive`` (regression) or ``ClassPredictive``.
 
         ``method="glm"`` linearises the network at θ*: ``f ~ N(f(x;θ*), J Σ Jᵀ)`` (the epistemic
-        variance), with the probit approximation for classes; ``"mc"`` samples θ (needs ``key``).
+        variance), with the probit approximation for classes; ``"mc"`` averages over
+        ``num_samples`` draws of θ and needs ``key`` (a ``jax.random`` key; ``"glm"`` draws
+        nothing). ``key`` is keyword-only here, not first: the default method is deterministic.
         """
+        one_of("method", method, ("glm", "mc"), owner="LaplaceResult.predictive")
         x = finite_array("x", x)
         out_shape = jax.eval_shape(self.post.apply_fn, self.mean, x).shape
         if method == "mc":
             if key is None:
-                raise ValueError("predictive(method='mc') needs key=")
-            params = self.sample(key, n_samples)
+                raise ValueError("LaplaceResult.predictive(method='mc') draws parameters: pass "
+                                 "key=jax.random.key(...)")
+            params = self.sample(key, num_samples)
             outs = jax.vmap(lambda p: self.post.apply_fn(p, x))(params)
             return _pred.from_samples(self.post.likelihood, outs)
-        if method != "glm":
-            raise ValueError(f"unknown predictive method {method!r}; valid: 'glm', 'mc'")
         p0, c = self._prec(None)
         self._check_pd(self._eig_posterior(p0, c), "at the posterior's prior")
         if self.structure == "kfac":
@@ -323,17 +330,6 @@ def _kfac_glm_var(lap: LaplaceResult, x, p0):
     return out, var
 
 
-@jax.jit
-def _grid(lap: LaplaceResult, cs):
-    def one(c):
-        eig = lap._eig_posterior(jnp.full_like(lap.theta, c), c)
-        d = lap.theta - lap.prior_mean
-        ll = lap.post.log_likelihood(lap.mean) / lap.post.temperature
-        return ll - 0.5 * c * jnp.sum(d * d) - 0.5 * (jnp.sum(jnp.log(eig))
-                                                      - lap.num_params * jnp.log(c))
-    return jax.lax.map(one, cs)
-
-
 def laplace(post: Posterior, params=None, *, structure: str = "full", curvature: str = "ggn",
             subset: str = "all", last_layer: str | None = None,
             clip: bool = False) -> LaplaceResult:
@@ -353,7 +349,7 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
 
     Returns:
       ``LaplaceResult``: ``log_marginal_likelihood(prior_precision=None, noise=None)``,
-      ``log_basin_mass``, ``sample(key, n)``, ``predictive(x, method="glm")``.
+      ``log_basin_mass``, ``sample(key, num_samples)``, ``predictive(x, method="glm")``.
     """
     if not isinstance(post, Posterior):
         raise TypeError(f"laplace: post must be a bayesjax.Posterior, got {type(post).__name__}")
@@ -365,9 +361,7 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
                          f"has no {structure} form here); use curvature='ggn'")
     if clip and structure != "full":
         raise ValueError("laplace: clip=True applies to structure='full'")
-    params = post.params if params is None else params
-    if jax.tree.structure(params) != jax.tree.structure(post.params):
-        raise ValueError("laplace: params must have the structure of post.params")
+    params = post.check_params(params, name="params", owner="laplace")
     view = _curv.make_view(params, subset, last_layer)
     p0, m0 = _prior_vectors(post, params, view)
     theta = view.flatten(params)
@@ -402,60 +396,3 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     p0v, c = lap._prec(None)
     lap._check_pd(lap._eig_posterior(p0v, c), "at the posterior's prior")
     return lap
-
-
-def optimize_prior_precision(lap: LaplaceResult, *, optimize_noise: bool | None = None,
-                             num_steps: int = 300, learning_rate: float = 0.1,
-                             init_prior_precision: float = 1.0) -> LaplaceResult:
-    """Maximise the Laplace evidence over one scalar prior precision (and the noise σ for a
-    Gaussian likelihood, by default), post hoc at the same mode, as laplace-torch does.
-
-    Gradient ascent (``optax.adam``) on ``log c`` and ``log σ``; returns a new ``LaplaceResult``
-    whose ``prior_precision`` (and ``noise``) are the optimum.
-    """
-    gaussian = isinstance(lap.post.likelihood, _lik.Gaussian)
-    optimize_noise = gaussian if optimize_noise is None else optimize_noise
-    if optimize_noise and not gaussian:
-        raise ValueError("optimize_prior_precision: optimize_noise needs a Gaussian likelihood")
-    noise0 = lap.noise if gaussian else 1.0
-    x0 = jnp.log(jnp.asarray([init_prior_precision, noise0], lap.theta.dtype))
-    opt = optax.adam(learning_rate)
-    best = _optimize(lap, x0, opt, num_steps, bool(optimize_noise))
-    c, sigma = jnp.exp(best[0]), jnp.exp(best[1])
-    new = lap
-    if optimize_noise:
-        ratio = jnp.square(lap.noise / sigma)
-        new = lap._replace(post=lap.post.replace(likelihood=_lik.Gaussian(float(sigma))),
-                           noise_scale=lap.noise_scale * ratio)
-    new = new._replace(prior_precision=jnp.full_like(lap.theta, c))
-    new._check_pd(new._eig_posterior(*new._prec(None)), "at the optimum")
-    return new
-
-
-@functools.partial(jax.jit, static_argnames=("opt", "num_steps", "with_noise"))
-def _optimize(lap, x0, opt, num_steps, with_noise):
-    def neg(x):
-        c = jnp.exp(x[0])
-        if with_noise:
-            sigma = jnp.exp(x[1])
-            ll = _lik.Gaussian(sigma).log_prob(
-                lap.post.predict(lap.mean), lap.post.y) / lap.post.temperature
-            scale = lap.noise_scale * jnp.square(lap.post.likelihood.noise / sigma)
-        else:
-            ll = lap.post.log_likelihood(lap.mean) / lap.post.temperature
-            scale = lap.noise_scale
-        eig = lap._replace(noise_scale=scale)._eig_posterior(jnp.full_like(lap.theta, c), c)
-        d = lap.theta - lap.prior_mean
-        return -(ll - 0.5 * c * jnp.sum(d * d)
-                 - 0.5 * (jnp.sum(jnp.log(eig)) - lap.num_params * jnp.log(c)))
-
-    def step(carry, _):
-        x, state = carry
-        g = jax.grad(neg)(x)
-        if not with_noise:
-            g = g.at[1].set(0.0)
-        upd, state = opt.update(g, state, x)
-        return (optax.apply_updates(x, upd), state), None
-
-    (x, _), _ = jax.lax.scan(step, (x0, opt.init(x0)), None, length=num_steps)
-    return x

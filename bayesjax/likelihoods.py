@@ -108,7 +108,8 @@ class Bernoulli(Likelihood):
 
     def log_prob(self, outputs, y):
         f = _align(outputs, y, "Bernoulli")
-        return jnp.sum(y * f - jax.nn.softplus(f))
+        # integer or bool labels are 0/1 values in the logits' dtype (also under strict promotion)
+        return jnp.sum(y.astype(f.dtype) * f - jax.nn.softplus(f))
 
     def mean(self, outputs):
         return jax.nn.sigmoid(outputs)

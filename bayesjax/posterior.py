@@ -196,13 +196,32 @@ class Posterior:
         """``log p(D | θ) / T + log p(θ)`` = ``log p(θ | D)`` up to the constant ``log p(D)``."""
         return self.log_likelihood(params) / self.temperature + self.log_prior(params)
 
-    def log_joint_estimate(self, params, idx) -> jax.Array:
-        """Unbiased minibatch estimate of ``log_joint``: ``(N/B) Σ_{i∈idx} log p(y_i|x_i,θ) / T
-        + log p(θ)`` for an integer index array ``idx`` of B points."""
+    def log_likelihood_estimate(self, params, idx) -> jax.Array:
+        """Unbiased minibatch estimate of ``log_likelihood``: ``(N/B) Σ_{i∈idx} log p(y_i|x_i,θ)``
+        for an integer index array ``idx`` of B points, in nats (the one place the N/B scaling
+        of the library is written)."""
         idx = jnp.asarray(idx)
         out = self.apply_fn(params, self.x[idx])
         ll = self.likelihood.log_prob(out, self.y[idx])
-        return (self.num_data / idx.shape[0]) * ll / self.temperature + self.log_prior(params)
+        return (self.num_data / idx.shape[0]) * ll
+
+    def log_joint_estimate(self, params, idx) -> jax.Array:
+        """Unbiased minibatch estimate of ``log_joint``: ``log_likelihood_estimate(params, idx) / T
+        + log p(θ)``."""
+        return self.log_likelihood_estimate(params, idx) / self.temperature + self.log_prior(params)
+
+    def check_params(self, params, *, name: str = "init_params", owner: str = ""):
+        """``params`` (``self.params`` when ``None``) after checking that it has the tree structure
+        and leaf shapes of ``self.params``; ``ValueError`` naming ``name`` and the valid paths."""
+        if params is None:
+            return self.params
+        if jax.tree.structure(params) != jax.tree.structure(self.params) or any(
+                jnp.shape(a) != jnp.shape(b)
+                for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(self.params), strict=True)):
+            where = f"{owner}: " if owner else ""
+            raise ValueError(f"{where}{name} must have the structure and shapes of post.params "
+                             f"(paths {_priors.param_paths(self.params)})")
+        return params
 
     def __repr__(self):
         return (f"Posterior(N={self.num_data}, P={self.num_params}, likelihood={self.likelihood!r}, "

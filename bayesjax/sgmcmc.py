@@ -32,7 +32,7 @@ __all__ = ["SamplerResult", "sgld", "sgd_iterates"]
 
 
 class SamplerResult(NamedTuple):
-    """``samples``: parameter pytree with a leading axis of ``num_steps // thin`` kept states;
+    """``samples``: parameter pytree with a leading axis of ``num_steps / thin`` kept states;
     ``log_joint``: the full-data ``log_joint`` of each kept state (nats)."""
 
     samples: Any
@@ -76,10 +76,11 @@ def _run(key, post, params, step_size, num_steps, batch_size, thin, kind, with_r
     return samples, lj
 
 
-def _check(name, post, step_size, num_steps, batch_size, thin):
+def _check(name, post, rate_name, rate, num_steps, batch_size, thin, init_params):
+    """Validate the arguments of ``name`` (reporting its own argument names); return the start."""
     if not isinstance(post, Posterior):
         raise TypeError(f"{name}: post must be a bayesjax.Posterior, got {type(post).__name__}")
-    positive_scalar("step_size", step_size, owner=name)
+    positive_scalar(rate_name, rate, owner=name)
     positive_int("num_steps", num_steps, owner=name)
     positive_int("thin", thin, owner=name)
     positive_int("batch_size", batch_size, owner=name, allow_none=True)
@@ -87,15 +88,20 @@ def _check(name, post, step_size, num_steps, batch_size, thin):
         raise ValueError(f"{name}: batch_size={batch_size} exceeds the {post.num_data} data points")
     if thin > num_steps:
         raise ValueError(f"{name}: thin={thin} exceeds num_steps={num_steps}")
+    if num_steps % thin:
+        raise ValueError(f"{name}: num_steps={num_steps} is not a multiple of thin={thin}; "
+                         f"the last {num_steps % thin} step(s) would not be kept")
+    return post.check_params(init_params, owner=name)
 
 
 def sgld(key, post: Posterior, *, step_size: float, num_steps: int, batch_size: int | None = None,
          thin: int = 1, init_params=None, with_replacement: bool = True) -> SamplerResult:
     """Stochastic gradient Langevin dynamics on ``post.log_joint`` (step ``step_size`` = ε in
     parameter units², the variance of the injected noise per step). Minibatches are drawn with
-    replacement by default (O(B) per step; ``with_replacement=False`` costs a permutation of N)."""
-    _check("sgld", post, step_size, num_steps, batch_size, thin)
-    params = post.params if init_params is None else init_params
+    replacement by default (O(B) per step; ``with_replacement=False`` costs a permutation of N).
+    ``num_steps`` must be a multiple of ``thin``; ``init_params`` (default ``post.params``) must
+    have the structure and shapes of ``post.params``."""
+    params = _check("sgld", post, "step_size", step_size, num_steps, batch_size, thin, init_params)
     return SamplerResult(*_run(key, post, params, float(step_size), int(num_steps), batch_size,
                                int(thin), "sgld", bool(with_replacement)))
 
@@ -105,8 +111,8 @@ def sgd_iterates(key, post: Posterior, *, learning_rate: float, num_steps: int,
                  with_replacement: bool = True) -> SamplerResult:
     """Iterates of constant-rate minibatch SGD on ``L = −log_joint/N`` (rate ε = ``learning_rate``),
     as a sampler (Mandt et al. 2017). Batches are drawn with replacement by default, the
-    assumption of that paper's stationary-variance formula."""
-    _check("sgd_iterates", post, learning_rate, num_steps, batch_size, thin)
-    params = post.params if init_params is None else init_params
+    assumption of that paper's stationary-variance formula. Arguments are checked as in ``sgld``."""
+    params = _check("sgd_iterates", post, "learning_rate", learning_rate, num_steps, batch_size,
+                    thin, init_params)
     return SamplerResult(*_run(key, post, params, float(learning_rate), int(num_steps),
                                batch_size, int(thin), "sgd", bool(with_replacement)))

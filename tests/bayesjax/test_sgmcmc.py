@@ -46,12 +46,44 @@ def test_minibatch_sgld_and_sgd_iterates_run_and_centre_on_the_mode():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(step_size=0.0, num_steps=10), "step_size must be finite and > 0"),
+        (dict(step_size=0.0, num_steps=10), "sgld: step_size must be finite and > 0"),
         (dict(step_size=1e-3, num_steps=0), "num_steps must be an integer >= 1"),
         (dict(step_size=1e-3, num_steps=10, batch_size=N + 1), "exceeds the 50 data points"),
         (dict(step_size=1e-3, num_steps=10, thin=20), "thin=20 exceeds num_steps=10"),
+        (dict(step_size=1e-3, num_steps=10, thin=3), "num_steps=10 is not a multiple of thin=3"),
+        (dict(step_size=1e-3, num_steps=10, init_params={"nu": jnp.zeros(())}),
+         r"sgld: init_params must have the structure and shapes of post.params \(paths \['mu'\]"),
+        (dict(step_size=1e-3, num_steps=10, init_params={"mu": jnp.zeros(2)}),
+         "sgld: init_params must have the structure and shapes"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         bj.sgld(jax.random.key(0), _post(), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(learning_rate=-1.0), "sgd_iterates: learning_rate must be finite and > 0"),
+        (dict(learning_rate=0.1, thin=4), "sgd_iterates: num_steps=10 is not a multiple of thin=4"),
+        (dict(learning_rate=0.1, init_params={"mu": jnp.zeros((1, 1))}),
+         "sgd_iterates: init_params must have the structure and shapes"),
+    ],
+)
+def test_sgd_iterates_reports_its_own_argument_names(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bj.sgd_iterates(jax.random.key(0), _post(), num_steps=10, batch_size=5, **kwargs)
+
+
+def test_init_params_is_the_start_and_thinning_keeps_num_steps_over_thin():
+    start = {"mu": jnp.asarray(3.0)}
+    res = bj.sgd_iterates(jax.random.key(0), _post(), learning_rate=1e-3, num_steps=6,
+                          batch_size=None, thin=3, init_params=start)
+    # full-batch gradient descent from 3.0: the kept states are steps 3 and 6, both still near 3
+    assert res.samples["mu"].shape == (2,)
+    g = lambda mu: (Y.sum() - N * mu) / SIGMA**2 - mu      # d log_joint / d mu
+    mu = 3.0
+    for _ in range(3):
+        mu = mu + 1e-3 * g(mu) / N
+    np.testing.assert_allclose(res.samples["mu"][0], mu, rtol=1e-5)

@@ -73,9 +73,17 @@ def test_optimized_prior_precision_maximises_the_evidence(x64):
         assert value >= float(lap.log_marginal_likelihood(c * dc, noise=sig * ds)) - 1e-9
 
 
+def test_evidence_module_is_re_exported_from_laplace():
+    from bayesjax import evidence
+    from bayesjax.laplace import LaplaceResult, laplace, optimize_prior_precision
+
+    assert optimize_prior_precision is evidence.optimize_prior_precision is bj.optimize_prior_precision
+    assert (laplace, LaplaceResult) == (bj.laplace, bj.LaplaceResult)
+
+
 def test_sample_has_the_posterior_covariance(x64):
     post, mode, pm, mean = _blr()
-    draws = bj.laplace(post, mode).sample(jax.random.key(0), 40000)["w"]
+    draws = bj.laplace(post, mode).sample(jax.random.key(0), num_samples=40000)["w"]
     cov = np.linalg.inv(pm)
     # Monte Carlo error of a sample covariance entry: sqrt((Σii Σjj + Σij²) / n)
     se = np.sqrt((np.outer(np.diag(cov), np.diag(cov)) + cov**2) / 40000)
@@ -155,6 +163,24 @@ def test_classification_predictive_probabilities(x64):
         assert np.all(pred.epistemic_var > 0)
 
 
+def test_mc_predictive_names_num_samples_and_needs_a_key(x64):
+    post, mode, pm, mean = _blr()
+    lap = bj.laplace(post, mode)
+    pred = lap.predictive(X[:5], "mc", key=jax.random.key(2), num_samples=20000)
+    exact = np.einsum("mp,pq,mq->m", X[:5], np.linalg.inv(pm), X[:5])
+    # Monte Carlo error of a sample variance: v sqrt(2 / n); of the mean: sqrt(v / n)
+    assert np.all(np.abs(pred.epistemic_var - exact) < 5 * exact * np.sqrt(2 / 20000))
+    assert np.all(np.abs(pred.mean - X[:5] @ mean) < 5 * np.sqrt(exact / 20000))
+    with pytest.raises(ValueError, match="method='mc'.*pass key="):
+        lap.predictive(X[:5], "mc")
+    with pytest.raises(ValueError, match="unknown method 'exact'; valid: glm, mc"):
+        lap.predictive(X[:5], "exact")
+    with pytest.raises(TypeError, match="n_samples"):
+        lap.predictive(X[:5], "mc", key=jax.random.key(2), n_samples=10)
+    with pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
+        lap.sample(jax.random.key(0), 0)
+
+
 def test_indefinite_precision_raises_and_clip_warns(x64):
     post, _ = _linear_nnx()
     # far from the mode of a non-linear model, the exact Hessian is indefinite
@@ -214,7 +240,8 @@ def test_bad_prior_precision_arguments(x64):
 
 
 def test_second_laplace_does_not_recompile():
-    from bayesjax.laplace import _ggn, _grid, _kfac
+    from bayesjax.evidence import evidence_grid as _grid
+    from bayesjax.laplace import _ggn, _kfac
 
     post = _classifier()
     for structure in ("full", "diag", "kfac"):
