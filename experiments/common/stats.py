@@ -13,6 +13,9 @@ suite** — 16 experiments, each checked at the 5 seeds 0–4 — by ``FAMILY_ER
   ``ALPHA`` = 0.01 / 2000 = 5·10⁻⁶;
 * for an asymptotically normal estimate that is a two-sided threshold of ``Z`` = Φ⁻¹(1 − α/2)
   = 4.56 standard errors, or a one-sided ``Z_ONE_SIDED`` = Φ⁻¹(1 − α) = 4.42;
+* for a mean whose standard error is itself estimated from few (n) independent values, the
+  Student-t quantile ``t_threshold(n)`` = t_{n−1}⁻¹(1 − α/2) instead of ``Z`` (with n = 16,
+  ``Z`` would allow a false alarm of 3.7·10⁻⁴, 75× α);
 * for a statistic whose null law is simulated (e.g. the total-variation distance of Monte Carlo
   noise alone), ``null_threshold``: a 1 − α quantile cannot be read off a few thousand simulated
   draws, so it is the normal approximation ``mean + Z_ONE_SIDED · sd`` of the null draws, used only
@@ -30,6 +33,7 @@ import math
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as t_dist
 
 NUM_EXPERIMENTS = 16
 NUM_SEEDS = 5
@@ -62,6 +66,15 @@ def z_score(measured, target, se):
     if np.any(~(se > 0)):
         raise ValueError(f"z_score: the standard error must be > 0, got {se}")
     return (np.asarray(measured, np.float64) - np.asarray(target, np.float64)) / se
+
+
+def t_threshold(num: int) -> float:
+    """The two-sided level-``ALPHA`` threshold, in standard errors, of a mean whose standard error
+    is estimated from ``num`` independent values (Student t with ``num − 1`` degrees of freedom;
+    tends to ``Z`` as ``num`` grows)."""
+    if num < 2:
+        raise ValueError(f"t_threshold: need at least 2 values, got {num}")
+    return float(t_dist.isf(ALPHA / 2, num - 1))
 
 
 def within(measured, target, se) -> bool:

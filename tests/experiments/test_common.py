@@ -73,6 +73,16 @@ def test_policy_constants_follow_from_the_stated_budget():
     assert 4.5 < stats.Z < 4.6
 
 
+def test_t_threshold_is_the_policy_level_and_tends_to_z():
+    from scipy.stats import t
+
+    k = stats.t_threshold(16)
+    assert 2 * t.sf(k, 15) == pytest.approx(stats.ALPHA, rel=1e-6)
+    assert k > stats.Z and stats.t_threshold(10**6) == pytest.approx(stats.Z, rel=1e-4)
+    with pytest.raises(ValueError, match="at least 2"):
+        stats.t_threshold(1)
+
+
 def test_policy_false_alarm_rate_on_simulated_null():
     """At the policy's threshold a correct N(0, 1) statistic almost never fails, a shifted one
     (an effect of 8 s.e.) almost always does."""

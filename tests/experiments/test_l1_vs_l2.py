@@ -1,5 +1,6 @@
-"""The l1_vs_l2 experiment: the smoke run passes its claims, its checks of the math would catch a
-wrong λ, and (scikit-learn as a reference only) its Laplace zero counts are the lasso's."""
+"""The l1_vs_l2 experiment: its checks of the math would catch a wrong λ, its data are the
+suite's protocol, bad configs are rejected, and (scikit-learn as a reference only) its Laplace
+zero counts are the lasso's."""
 
 import dataclasses
 import math
@@ -11,20 +12,27 @@ import pytest
 
 import bayesjax as bj
 from experiments import l1_vs_l2 as exp
-from experiments.runner import run_experiment
+from experiments.common.data import load
+from experiments.l1_vs_l2 import references as ref
+from experiments.l1_vs_l2.paths import linear, map_path, zero_crossings
+from experiments.runner import main
 
-X, Y, NAMES = exp.diabetes()
-NOISE = exp.ols_noise(X, Y)
+DATA = load("diabetes", test_fraction=0.0)
+X, Y, NAMES = DATA.x_train, DATA.y_train, list(DATA.feature_names)
+NOISE = ref.ols_noise(X, Y)
 
 
-def test_smoke_run_passes_every_claim(tmp_path):
-    metrics, outdir = run_experiment("l1_vs_l2", smoke=True, out=tmp_path / "l1_vs_l2")
-    failed = [c for c in metrics["claims"] if not c["passed"]]
-    assert not failed, failed
-    assert len(metrics["claims"]) == 8
-    for name in ("metrics.json", "config.json", "report.md", "coefficient_paths.png",
-                 "zeros_vs_scale.png", "mlp_weight_histograms.png"):
-        assert (outdir / name).is_file(), name
+def test_diabetes_is_standardised_over_all_442_points():
+    """``test_fraction=0`` keeps every point for training, so the training statistics are those of
+    the whole data set: the numbers of the experiment before the common loader."""
+    from sklearn.datasets import load_diabetes
+
+    raw = load_diabetes()
+    x = (raw.data - raw.data.mean(0)) / raw.data.std(0)
+    y = (raw.target - raw.target.mean()) / raw.target.std()
+    assert X.shape == (442, 10) and DATA.x_test.shape == (0, 10)
+    np.testing.assert_array_equal(X, x.astype(np.float32))
+    np.testing.assert_array_equal(Y, y.astype(np.float32))
 
 
 def test_laplace_zeros_along_the_sweep_match_sklearn_lasso_path():
@@ -35,7 +43,7 @@ def test_laplace_zeros_along_the_sweep_match_sklearn_lasso_path():
     from sklearn.linear_model import lasso_path
 
     config = exp.Config()
-    rows = exp.map_path("laplace", config.scales, X, Y, NOISE, config.linear_steps)
+    rows = map_path("laplace", config.scales, X, Y, NOISE, config.linear_steps)
     xc = np.asarray(X, np.float64) - np.asarray(X, np.float64).mean(0)
     yc = np.asarray(Y, np.float64) - np.asarray(Y, np.float64).mean()
     alphas = NOISE**2 / (X.shape[0] * config.scales)  # decreasing, as lasso_path returns them
@@ -57,38 +65,42 @@ def test_config_rejects_invalid_values():
             dataclasses.replace(exp.Config(), **bad)
 
 
-def test_stratified_split_keeps_each_class_share_and_follows_the_seed():
-    y = np.repeat(np.arange(4), [40, 41, 42, 43])
-    tr, te = exp.stratified_split(y, 0.25, seed=3)
-    assert np.array_equal(np.sort(np.concatenate([tr, te])), np.arange(y.size))
-    assert [int(np.sum(y[te] == c)) for c in range(4)] == [10, 10, 10, 11]  # round(0.25·n_c)
-    again, other = exp.stratified_split(y, 0.25, seed=3)[1], exp.stratified_split(y, 0.25, 4)[1]
-    assert np.array_equal(te, again) and not np.array_equal(te, other)
+def test_cli_rejects_a_bad_override_with_one_line_and_no_results(tmp_path, capsys):
+    out = tmp_path / "l1_vs_l2"
+    assert main(["l1_vs_l2", "num_scales=1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "num_scales" in err
+    assert not out.exists()
 
 
 def test_lipschitz_is_the_top_eigenvalue_of_the_per_datum_hessian(x64):
     init = {"w": jnp.zeros(X.shape[1]), "bias": jnp.zeros(())}
-    post = bj.Posterior.from_apply(exp.linear, init, bj.likelihoods.Gaussian(NOISE),
+    post = bj.Posterior.from_apply(linear, init, bj.likelihoods.Gaussian(NOISE),
                                    bj.priors.Flat(), X.astype(np.float64), Y.astype(np.float64))
 
     def objective(theta):
         return -post.log_likelihood({"w": theta[:-1], "bias": theta[-1]}) / post.num_data
 
     hess = np.asarray(jax.hessian(objective)(jnp.zeros(X.shape[1] + 1)))
-    assert np.linalg.eigvalsh(hess).max() == pytest.approx(exp.lipschitz(X, NOISE), rel=1e-10)
+    assert np.linalg.eigvalsh(hess).max() == pytest.approx(ref.lipschitz(X, NOISE), rel=1e-10)
 
 
-def test_ridge_is_stationary_and_its_bound_catches_a_wrong_lambda():
+def test_ridge_is_the_flat_intercept_closed_form_and_its_bound_catches_a_wrong_lambda():
+    """The conjugate posterior mean (intercept integrated out by centring) solves the normal
+    equations ``A θ = X̃ᵀy/σ²`` of the flat-intercept ridge problem, and is stationary."""
     s = 0.03
-    theta, a = exp.ridge(X, Y, NOISE, s)
-    xt = exp.with_ones(X)
+    theta = ref.ridge(X, Y, NOISE, s)
+    xt = ref.with_ones(X)
+    a = ref.precision(X, NOISE, s)
+    np.testing.assert_allclose(theta, np.linalg.solve(a, xt.T @ np.asarray(Y, np.float64)
+                                                      / NOISE**2), rtol=0, atol=1e-12)
     grad = xt.T @ (xt @ theta - np.asarray(Y, np.float64)) / NOISE**2
     grad[:-1] += theta[:-1] / s**2
     assert np.abs(grad).max() < 1e-9
     assert abs(theta[-1]) < 1e-6  # centred data: the flat-prior intercept is 0
-    lr = 1.0 / (exp.lipschitz(X, NOISE) + 1.0 / (X.shape[0] * s**2))
-    tol = exp.ridge_tolerance(X, Y, NOISE, s, theta, a, lr)
-    wrong, _ = exp.ridge(X, Y, NOISE, s / math.sqrt(2.0))  # λ = 1/s² instead of 1/(2s²)
+    lr = 1.0 / (ref.lipschitz(X, NOISE) + 1.0 / (X.shape[0] * s**2))
+    tol = ref.ridge_tolerance(X, Y, NOISE, s, theta, lr)
+    wrong = ref.ridge(X, Y, NOISE, s / math.sqrt(2.0))  # λ = 1/s² instead of 1/(2s²)
     assert np.abs(wrong - theta).max() > 10 * tol
 
 
@@ -98,7 +110,7 @@ def test_lasso_kkt_holds_for_the_lasso_and_fails_for_a_wrong_lambda(x64):
     b = 0.02
     xc = np.asarray(X, np.float64) - np.asarray(X, np.float64).mean(0)
     yc = np.asarray(Y, np.float64) - np.asarray(Y, np.float64).mean()
-    lr = 1.0 / exp.lipschitz(X, NOISE)
+    lr = 1.0 / ref.lipschitz(X, NOISE)
 
     def solve(scale):
         fit = Lasso(alpha=NOISE**2 / (X.shape[0] * scale), tol=1e-14, max_iter=10**6)
@@ -109,10 +121,10 @@ def test_lasso_kkt_holds_for_the_lasso_and_fails_for_a_wrong_lambda(x64):
 
     theta = solve(b)
     assert 0 < np.sum(theta[:-1] == 0.0) < X.shape[1]
-    tol = exp.lasso_tolerance(X, Y, NOISE, b, theta, lr)
-    assert np.all(exp.lasso_kkt(X, Y, NOISE, b, theta) <= 1e-3 * tol)
+    tol = ref.lasso_tolerance(X, Y, NOISE, b, theta, lr)
+    assert np.all(ref.lasso_kkt(X, Y, NOISE, b, theta) <= 1e-3 * tol)
     wrong = solve(2.0 * b)  # λ = 1/(2b) instead of 1/b
-    assert np.max(exp.lasso_kkt(X, Y, NOISE, b, wrong) / exp.lasso_tolerance(
+    assert np.max(ref.lasso_kkt(X, Y, NOISE, b, wrong) / ref.lasso_tolerance(
         X, Y, NOISE, b, wrong, lr)) > 10.0
 
 
@@ -123,12 +135,12 @@ def test_prior_constant_is_log_prob_plus_penalty(kind, x64):
     prior = bj.priors.ByPath({"w": leaf}, default=bj.priors.Flat())
     params = {"w": jnp.asarray(np.random.default_rng(0).normal(size=10)), "bias": jnp.ones(())}
     total = float(prior.log_prob(params) + prior.penalty(params))
-    assert total == pytest.approx(exp.prior_constant(kind, scale, 10), rel=1e-12)
+    assert total == pytest.approx(ref.prior_constant(kind, scale, 10), rel=1e-12)
 
 
 def test_zero_crossings_names_the_coefficient_that_crosses():
     rows = [{"scale": 0.1, "theta": np.array([-0.2, 0.5, 0.0])},
             {"scale": 0.2, "theta": np.array([0.0, 0.6, 0.0])},
             {"scale": 0.4, "theta": np.array([0.1, 0.7, 0.0])}]
-    (text,) = exp.zero_crossings(rows, ["a", "b"])
+    (text,) = zero_crossings(rows, ["a", "b"])
     assert text.startswith("a is -0.2000 at b = 0.1, exactly 0 at b = 0.2 and +0.1000")
