@@ -1,0 +1,162 @@
+"""The predictive_uncertainty experiment: the closed forms its claims test against are right (each
+checked against an independent route), a wrong implementation fails the claims' criteria, and bad
+config values are rejected."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import bayesjax as bj
+from bayesjax import conjugate
+from experiments.common import stats
+from experiments.predictive_uncertainty import Config, coverage, linear
+from experiments.runner import main
+
+D, N, SIGMA, S = 5, 30, 0.3, 1.0
+X = np.random.default_rng(0).uniform(-1.0, 1.0, N)
+PHI = linear.features(X, D)
+
+
+def _posterior(y=None):
+    y = np.zeros(N) if y is None else y
+    return bj.Posterior.from_apply(linear.poly, {"w": jnp.zeros(D + 1)},
+                                   bj.likelihoods.Gaussian(SIGMA), bj.priors.Gaussian(S),
+                                   jnp.asarray(X), jnp.asarray(y))
+
+
+def _cov():
+    """Σ = (ΦᵀΦ/σ² + I/s²)⁻¹ by numpy's inverse: a route independent of the library's."""
+    return np.linalg.inv(PHI.T @ PHI / SIGMA**2 + np.eye(D + 1) / S**2)
+
+
+def test_config_rejects_invalid_values():
+    for bad in (dict(degree=0), dict(noise=0.0), dict(prior_scale=-1.0), dict(grid_points=2),
+                dict(test_half_width=1.0), dict(mlp_test_half_width=float("inf")),
+                dict(num_replicates=1.5), dict(mlp_learning_rate=float("nan"))):
+        with pytest.raises(ValueError):
+            dataclasses.replace(Config(), **bad)
+
+
+def test_cli_rejects_a_bad_value_with_one_line_and_no_outputs(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["predictive_uncertainty", "--smoke", "test_half_width=0.5", "--out",
+                 str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "test_half_width" in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_features_are_the_polynomial_design():
+    x = np.array([-2.0, 0.5, 3.0])
+    np.testing.assert_array_equal(linear.features(x, 3), np.stack([x**0, x, x**2, x**3], 1))
+    w = jnp.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(linear.poly({"w": w}, jnp.asarray(x)), 1.0 - 2.0 * x + 0.5 * x**2,
+                               rtol=1e-6)
+
+
+def test_laplace_equals_the_conjugate_posterior_within_the_claimed_bound(x64):
+    """The exactness claim: bj.laplace's precision and GLM predictive equal the conjugate closed
+    form (itself checked against numpy's inverse) within κ(P)·(N + d + 1)·u₆₄; a precision with σ
+    in place of σ² is far outside that bound."""
+    y = np.random.default_rng(4).normal(size=N)
+    exact = conjugate.bayesian_linear_regression(PHI, y, noise=SIGMA, prior_scale=S)
+    np.testing.assert_allclose(exact.cov, _cov(), rtol=1e-10)
+    post = _posterior(y)
+    lap = bj.laplace(post, post.params)
+    prec = np.asarray(exact.precision)
+    bound = np.linalg.cond(prec) * (N + D + 1) * linear.U64
+    assert np.max(np.abs(lap.posterior_precision() - prec)) / np.max(np.abs(prec)) <= bound
+    grid = np.linspace(-1.5, 1.5, 31)
+    pred, ref = lap.predictive(jnp.asarray(grid)), exact.predictive(linear.features(grid, D))
+    assert np.max(np.abs(pred.epistemic_var - ref.epistemic_var) / ref.epistemic_var) <= bound
+    np.testing.assert_allclose(pred.aleatoric_var, SIGMA**2, rtol=1e-12)
+    wrong = PHI.T @ PHI / SIGMA + np.eye(D + 1) / S**2
+    assert np.max(np.abs(wrong - prec)) / np.max(np.abs(prec)) > 1e6 * bound
+
+
+def test_newton_step_lands_on_the_conjugate_mean_from_any_start(x64):
+    y = np.random.default_rng(1).normal(size=N)
+    post = _posterior(y)
+    exact = conjugate.bayesian_linear_regression(PHI, y, noise=SIGMA, prior_scale=S)
+    start = {"w": jnp.asarray(np.random.default_rng(5).normal(size=D + 1) * 10.0)}
+    prec = bj.laplace(post, start).posterior_precision()
+    mode = linear.newton_step(post, start, prec)
+    np.testing.assert_allclose(mode["w"], _cov() @ PHI.T @ y / SIGMA**2, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(mode["w"], exact.mean, rtol=1e-9, atol=1e-12)
+
+
+def test_plugin_coverage_formula():
+    assert coverage.plugin_coverage(0.0, SIGMA) == pytest.approx(0.95, abs=1e-9)
+    v = 0.5
+    err = np.random.default_rng(2).normal(0.0, np.sqrt(SIGMA**2 + v), 400_000)
+    p = coverage.plugin_coverage(v, SIGMA)
+    assert stats.within(np.mean(np.abs(err) <= coverage.Z95 * SIGMA), p,
+                        stats.binomial_se(p, err.size))
+
+
+def test_fixed_w_coverage_matches_a_simulation_and_averages_to_95_percent_over_the_prior():
+    """For one w: a numpy simulation of the noise. Over w ~ N(0, s²I): the law of total
+    probability makes the average exactly 0.95 at every x (the prior-predictive claim)."""
+    rng = np.random.default_rng(3)
+    cov = _cov()
+    phi_t = linear.features(np.array([-1.4, -0.3, 0.8, 1.5]), D)
+    half = coverage.Z95 * np.sqrt(SIGMA**2 + np.einsum("mi,ij,mj->m", phi_t, cov, phi_t))
+
+    w = rng.normal(0.0, S, D + 1)
+    n = 100_000
+    y = PHI @ w + SIGMA * rng.normal(size=(n, N))
+    mu = y @ PHI @ cov / SIGMA**2
+    y_star = phi_t @ w + SIGMA * rng.normal(size=(n, phi_t.shape[0]))
+    mc = np.mean(np.abs(y_star - mu @ phi_t.T) <= half, axis=0)
+    p = coverage.fixed_w_coverage(phi_t, w, PHI, cov, SIGMA, S)
+    assert stats.within(mc, p, stats.binomial_se(p, n))
+
+    cover = coverage.fixed_w_coverage(phi_t, rng.normal(0.0, S, (4000, D + 1)), PHI, cov, SIGMA, S)
+    assert cover.shape == (4000, phi_t.shape[0])
+    mean, se = stats.mean_se(cover)
+    assert stats.within(mean, 0.95, se)
+    # the shrinkage bias φᵀΣw/s²: for a w far from the prior mean, coverage out of range drops
+    big = coverage.fixed_w_coverage(linear.features(np.array([1.5]), D), 10.0 * np.ones(D + 1),
+                                    PHI, cov, SIGMA, S)
+    assert big[0] < 0.9
+
+
+def test_out_of_range_points_cover_both_sides():
+    x = np.asarray(linear.out_of_range_points(jax.random.key(0), 4000, 1.5))
+    assert np.all((np.abs(x) > 1.0) & (np.abs(x) <= 1.5))
+    assert 0.45 < np.mean(x > 0) < 0.55
+
+
+def test_replicate_coverage_compiles_once_and_only_the_bayesian_interval_covers(x64):
+    """Two calls with new draws of the same shapes reuse the compiled program; with w from the
+    prior the Bayesian coverage is 0.95 and the plug-in the closed form, within Z s.e.; the
+    plug-in (a predictive that forgets φᵀΣφ) fails the 95% criterion out of range."""
+    phi_test = linear.features(np.array([-1.4, 0.0, 1.3]), D)
+    v = np.einsum("mi,ij,mj->m", phi_test, _cov(), phi_test)
+    r = 4000
+    se = stats.binomial_se(0.95, r)
+    before = coverage.replicate_coverage._cache_size()
+    for seed in (0, 1):
+        k1, k2 = jax.random.split(jax.random.key(seed))
+        ws = S * jax.random.normal(k1, (r, D + 1))
+        # two shared test inputs and one per replicate (here the same for all)
+        bayes, plug = (np.asarray(c) for c in coverage.replicate_coverage(
+            jnp.asarray(PHI), ws, jax.random.split(k2, r), jnp.asarray(phi_test[:2]),
+            jnp.broadcast_to(phi_test[2:], (r, 1, D + 1)), noise=SIGMA, prior_scale=S))
+        assert bayes.shape == plug.shape == (3,)
+        assert stats.within(bayes, 0.95, se)
+        expected = coverage.plugin_coverage(v, SIGMA)
+        assert stats.within(plug, expected, stats.binomial_se(expected, r))
+        assert not stats.within(plug[[0, 2]], 0.95, se)
+    assert coverage.replicate_coverage._cache_size() == before + 1
+
+
+def test_simultaneous_z_spends_one_test_of_the_suite_budget():
+    assert coverage.simultaneous_z(1) == pytest.approx(stats.Z)
+    z61 = coverage.simultaneous_z(61)
+    assert z61 > stats.Z
+    from scipy.stats import norm
+    assert 61 * 2 * norm.sf(z61) == pytest.approx(stats.ALPHA)
