@@ -9,6 +9,9 @@ observed sequence, no binomial or multinomial coefficient):
 - ``dirichlet_categorical``: category counts ``n_k``, ``π ~ Dirichlet(α)``, over leading axes;
 - ``bayesian_linear_regression``: ``y = Φw + ε``, ``ε ~ N(0, σ²I)``, ``w ~ N(m₀, diag(s²))``.
 
+``ppca`` (probabilistic PCA's maximum-likelihood closed form, Tipping & Bishop 1999) lives in
+``bayesjax/ppca.py`` and is re-exported here.
+
 Arrays are float32 by default and float64 when x64 is enabled (the dtype follows the inputs). Bad
 input (non-positive scales or concentrations, NaN, shape mismatch) raises ``ValueError`` naming the
 argument, before anything is compiled. Inside ``jit`` traced values pass unchecked.
@@ -25,11 +28,12 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from bayesjax._checks import _is_concrete, finite_array, positive_scalar
+from bayesjax.ppca import PPCA, ppca  # probabilistic PCA, in its own file (its own concept)
 from bayesjax.predictive import Predictive
 
-__all__ = ["BLRPosterior", "BetaPosterior", "DirichletPosterior", "NormalPosterior",
+__all__ = ["BLRPosterior", "BetaPosterior", "DirichletPosterior", "NormalPosterior", "PPCA",
            "bayesian_linear_regression", "beta_bernoulli", "dirichlet_categorical",
-           "normal_known_variance"]
+           "normal_known_variance", "ppca"]
 
 
 def _widest(*values):

@@ -238,3 +238,60 @@ def test_dtype_follows_the_data_not_the_hyperparameters(x64):
     assert conjugate.bayesian_linear_regression(PHI.astype(np.float32), Y.astype(np.float32), noise=1.0,
                                                 prior_scale=np.ones(D)).mean.dtype == jnp.float32
     assert conjugate.beta_bernoulli(1, 2).alpha.dtype == jnp.float64   # integers: the default float
+
+
+# ----------------------------------------------------------------------------- probabilistic PCA
+def _ppca_data(n=300, d=5, seed=3):
+    r = np.random.default_rng(seed)
+    w = r.normal(size=(d, 2)) * np.array([3.0, 1.5])
+    return r.normal(size=(n, 2)) @ w.T + 0.6 * r.normal(size=(n, d)) + r.normal(size=d)
+
+
+def test_ppca_is_the_maximum_of_the_low_rank_plus_isotropic_gaussian_likelihood(x64):
+    """Direct numerical maximisation of Σ_n log N(x_n | x̄, WWᵀ + σ²I) over (W, log σ²)."""
+    from scipy.optimize import minimize
+
+    x = _ppca_data()
+    n, d = x.shape
+    fit = conjugate.ppca(x, 2)
+    xbar = x.mean(0)
+
+    s_cov = np.cov(x.T, bias=True)
+
+    def negll(theta):  # N/2 [D log 2π + log|C| + tr(C⁻¹S)], C = WWᵀ + σ²I
+        w, s2 = theta[:-1].reshape(d, 2), math.exp(theta[-1])
+        c = w @ w.T + s2 * np.eye(d)
+        return 0.5 * n * (d * math.log(2 * math.pi) + np.linalg.slogdet(c)[1]
+                          + np.trace(np.linalg.solve(c, s_cov)))
+
+    start = np.r_[0.5 * rng.normal(size=2 * d), math.log(np.trace(s_cov) / d)]
+    best = minimize(negll, start, method="L-BFGS-B", bounds=[(None, None)] * (2 * d) + [(-8, 8)],
+                    options=dict(gtol=1e-10, ftol=1e-15, maxiter=10000))
+    w_opt, s2_opt = best.x[:-1].reshape(d, 2), math.exp(best.x[-1])
+    assert float(fit.log_likelihood) == pytest.approx(-best.fun, rel=1e-9)
+    at_fit = np.r_[np.asarray(fit.W).ravel(), math.log(fit.noise_var)]
+    assert float(fit.log_likelihood) == pytest.approx(
+        stats.multivariate_normal(xbar, fit.W @ fit.W.T + fit.noise_var * np.eye(d)).logpdf(x).sum(),
+        rel=1e-12)
+    assert negll(at_fit) <= best.fun + 1e-9                    # no optimiser beats the closed form
+    assert float(fit.noise_var) == pytest.approx(s2_opt, rel=1e-5)
+    np.testing.assert_allclose(fit.W @ fit.W.T, w_opt @ w_opt.T, atol=1e-4)   # W up to rotation
+    np.testing.assert_allclose(fit.mean, xbar, atol=1e-12)
+    lam = np.linalg.eigvalsh(np.cov(x.T, bias=True))[::-1]                   # the 1/N covariance
+    np.testing.assert_allclose(fit.eigenvalues, lam, rtol=1e-10)
+    assert float(fit.noise_var) == pytest.approx(lam[2:].mean(), rel=1e-12)
+
+
+def test_ppca_dtype_follows_the_data_and_bad_input_raises():
+    x = _ppca_data().astype(np.float32)
+    fit = conjugate.ppca(x, 1)
+    assert fit.W.dtype == jnp.float32 and fit.log_likelihood.dtype == jnp.float32
+    for q in (0, 5, 1.5):
+        with pytest.raises(ValueError, match="latent_dim"):
+            conjugate.ppca(x, q)
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        conjugate.ppca(bad, 1)
+    with pytest.raises(ValueError, match="rank"):                  # rank 1 data, q = 1: σ² = 0
+        conjugate.ppca(np.outer(np.arange(10.0), np.ones(3)).astype(np.float32), 1)
