@@ -12,15 +12,17 @@ with leapfrog steps of size ε; each transition doubles a trajectory until it ma
 ``2^max_tree_depth − 1`` steps, and draws the next state from it (multinomial NUTS, Hoffman & Gelman
 2014; Betancourt 2017). The stationary law is exactly ``p(θ|D)``. During ``num_warmup`` steps ε is
 adapted by dual averaging to ``target_accept_prob`` and, for ``mass="diag"``/``"dense"``, ``M⁻¹`` to
-the posterior covariance estimated in Stan's windows. Warmup states are discarded.
+the posterior covariance estimated in Stan's windows (the default, ``mass="diag"``, is the one to use
+for a network). Warmup states are discarded. ``mass="identity"`` or an array (a diagonal ``(P,)`` or
+dense ``(P, P)`` ``M⁻¹``) fixes the mass; with a fixed ``step_size`` nothing is adapted, as a
+multimodal target needs (a step tuned in one mode can be unstable in another).
 
-The ideal ``M⁻¹`` is the posterior covariance. ``mass=bj.laplace(post, map_params)`` sets it to the
-Laplace covariance ``P⁻¹`` (dense for ``structure="full"``, its diagonal for ``"diag"``) and starts the
-chains at the mode; only ε is then adapted. For a Gaussian posterior (Bayesian linear regression)
-this whitens the target exactly. For a small BNN it was measured to *hurt*: the posterior spreads
-far beyond the curvature at the MAP along its stiffest directions, and the Laplace metric freezes
-the chain there (ESS/s about 50× below NumPyro's diag adaptation; ``bnn_posteriors``, ``make bench``).
-Use it only where the posterior is close to its Laplace approximation.
+``mass=bj.laplace(post, map_params)`` sets ``M⁻¹`` to the Laplace covariance ``P⁻¹`` (dense for
+``structure="full"``, its diagonal for ``"diag"``), starts at the mode and adapts only ε. For a
+Gaussian posterior (Bayesian linear regression) this whitens the target exactly; for a small BNN it
+was measured to *hurt*: the posterior spreads far beyond the MAP's curvature along its stiffest
+directions and the Laplace metric freezes the chain there (ESS/s about 50× below the diag
+adaptation; ``bnn_posteriors``, ``make bench``). Use it only for near-Gaussian posteriors.
 
 Diagnostics come from ArviZ (Vehtari et al. 2021): rank-normalised split R̂ and bulk/tail effective
 sample sizes per parameter; divergent transitions (energy error > 1000) and trees that hit
@@ -56,7 +58,7 @@ from bayesjax.priors import param_paths
 
 __all__ = ["MCMCDiagnostics", "MCMCResult", "nuts"]
 
-MASSES = ("diag", "dense")
+MASSES = ("diag", "dense", "identity")
 CHAIN_METHODS = ("auto", "parallel", "vectorized", "sequential")
 _CACHE_SIZE = 32
 _COMPILED: collections.OrderedDict = collections.OrderedDict()   # LRU of compiled samplers
@@ -171,7 +173,8 @@ def _compiled(method, static, num_chains, args, say):
         return _COMPILED[key], 0.0
     say(f"compiling the sampler ({method}) ...")
     t0 = time.perf_counter()
-    exe = _program(method, static, num_chains).lower(*args).compile()
+    with jax.numpy_dtype_promotion("standard"):   # NumPyro's tree building mixes int and float
+        exe = _program(method, static, num_chains).lower(*args).compile()
     seconds = time.perf_counter() - t0
     _COMPILED[key] = exe
     while len(_COMPILED) > _CACHE_SIZE:
@@ -297,6 +300,27 @@ def _laplace_mass(lap: LaplaceResult, dtype):
     return cov, True
 
 
+def _inverse_mass(post, mass, dtype):
+    """``(M⁻¹ or None, dense, adapted)`` for the (type-checked) ``mass`` argument."""
+    if isinstance(mass, LaplaceResult):
+        _check_laplace(post, mass)
+        return (*_laplace_mass(mass, dtype), False)
+    size = sum(int(np.size(v)) for v in jax.tree.leaves(post.params))
+    if isinstance(mass, str):
+        return (jnp.ones(size, dtype), False, False) if mass == "identity" else (
+            None, mass == "dense", True)
+    m = np.asarray(mass, np.float64)
+    if m.shape not in ((size,), (size, size)) or not np.all(np.isfinite(m)):
+        raise ValueError(f"nuts: an inverse mass array must be finite, of shape ({size},) or "
+                         f"({size}, {size}) for the {size} parameters; got {m.shape}, finite: "
+                         f"{bool(np.all(np.isfinite(m)))}")
+    low = float(m.min() if m.ndim == 1 else np.linalg.eigvalsh(m).min())
+    if not (low > 0 and (m.ndim == 1 or np.allclose(m, m.T, rtol=1e-6, atol=0.0))):
+        raise ValueError(f"nuts: the inverse mass must be positive (diagonal) or symmetric positive "
+                         f"definite (dense); smallest entry/eigenvalue {low:.3g}")
+    return jnp.asarray(m, dtype), m.ndim == 2, False
+
+
 # ---------------------------------------------------------------------------------- entry point
 def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
          num_chains: int = 2, init_params=None, mass="diag", chain_method: str = "auto",
@@ -313,9 +337,12 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
       init_params: start of every chain, e.g. a MAP (default ``post.params``, or ``lap.mean``
         for ``mass=LaplaceResult``); or the same pytree with a leading ``num_chains`` axis on
         every leaf for one start per chain (dispersed starts make R̂ more telling).
-      mass: ``"diag"`` or ``"dense"`` (``M⁻¹`` adapted during warmup, from the identity), or a
-        ``LaplaceResult`` over all parameters whose covariance ``P⁻¹`` is used as ``M⁻¹``
-        (``structure="full"``: dense; ``"diag"``: diagonal), not adapted.
+      mass: ``"diag"`` (default) or ``"dense"``: ``M⁻¹`` adapted during warmup, from the identity.
+        Fixed, not adapted: ``"identity"`` (unit mass); an array, the inverse mass ``M⁻¹`` itself,
+        ``(P,)`` positive (diagonal) or ``(P, P)`` symmetric positive definite, P = number of
+        parameters in ``ravel_pytree`` order; or a ``LaplaceResult`` over all parameters, whose
+        covariance ``P⁻¹`` is ``M⁻¹`` (``structure="full"``: dense; ``"diag"``: diagonal) — only
+        for near-Gaussian posteriors (see the module docstring: ~50× worse on a BNN).
       chain_method: ``"parallel"`` (one device per chain, ``shard_map``), ``"vectorized"``
         (``vmap`` on one device), ``"sequential"`` (one chain after the other, one compile), or
         ``"auto"``: parallel when ``1 < num_chains <= len(jax.devices())``, else sequential on a
@@ -334,8 +361,7 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
     Example::
 
         fit = bj.fit_map(key, post)
-        mc = bj.nuts(key, post, init_params=fit.params,
-                     mass=bj.laplace(post, fit.params))
+        mc = bj.nuts(key, post, init_params=fit.params)    # diag M⁻¹ and ε adapted
         mc.samples["w"].shape            # (2, 500, D)
         mc.diagnostics.max_r_hat         # < 1.01 when the chains agree
         mc.predictive(x_test).epistemic_var
@@ -344,28 +370,23 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
         raise TypeError(f"nuts: post must be a bayesjax.Posterior, got {type(post).__name__}")
     _check_counts(num_warmup, num_samples, num_chains)
     method = _chain_method(chain_method, num_chains)
-    if not (isinstance(mass, LaplaceResult) or (isinstance(mass, str) and mass in MASSES)):
-        raise ValueError(f"nuts: mass must be 'diag', 'dense' or a bayesjax LaplaceResult "
-                         f"(bj.laplace(post, params)), got {mass!r}")
+    if not (isinstance(mass, LaplaceResult | np.ndarray | jax.Array | list | tuple)
+            or (isinstance(mass, str) and mass in MASSES)):
+        raise ValueError(f"nuts: mass must be 'diag', 'dense', 'identity', an inverse mass array "
+                         f"or a bayesjax LaplaceResult (bj.laplace(post, params)), got {mass!r}")
     max_tree_depth = positive_int("max_tree_depth", max_tree_depth, owner="nuts")
     if step_size is not None:
         step_size = float(positive_scalar("step_size", step_size, owner="nuts"))
     tap = float(positive_scalar("target_accept_prob", target_accept_prob, owner="nuts"))
     if not tap < 1.0:
         raise ValueError(f"nuts: target_accept_prob must be in (0, 1), got {tap}")
-    lap = mass if isinstance(mass, LaplaceResult) else None
-    if lap is not None:
-        _check_laplace(post, lap)
-    if init_params is None:
-        init_params = post.params if lap is None else lap.mean
-    init = _init(post, init_params, num_chains)
     dtype = jnp.result_type(*jax.tree.leaves(post.params))
-    if lap is not None:
-        inv_mass, dense = _laplace_mass(lap, dtype)
-    else:
-        inv_mass, dense = None, mass == "dense"
+    inv_mass, dense, adapt_mass = _inverse_mass(post, mass, dtype)
+    if init_params is None:
+        init_params = mass.mean if isinstance(mass, LaplaceResult) else post.params
+    init = _init(post, init_params, num_chains)
 
-    static = _Static(int(num_warmup), int(num_samples), dense, lap is None, step_size is None,
+    static = _Static(int(num_warmup), int(num_samples), dense, adapt_mass, step_size is None,
                      max_tree_depth, tap)
     verbose = bool(progress_bar) and not os.environ.get("CI")
     say = (lambda msg: print(f"nuts: {msg}", file=sys.stderr, flush=True)) if verbose else (
