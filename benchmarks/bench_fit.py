@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
 import bayesjax as bj
 from benchmarks.common import row, timed
-from experiments._models import MLP
+from experiments.common.data import load
+from experiments.common.models import MLP
 
 
 def run(quick: bool = False) -> list[dict]:
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype(np.float32)
+    d = load("digits", scaling="unit", test_fraction=0.0)   # all 1,797 images, pixels / 16
+    x, y = d.x_train, d.y_train
     steps = 200 if quick else 1000
     model = MLP((64, 32, 10), jnp.tanh, nnx.Rngs(0))
     prior = bj.priors.Gaussian(1.0)

@@ -16,7 +16,8 @@ from flax import nnx
 
 import bayesjax as bj
 from benchmarks.common import block, row, timed
-from experiments._models import MLP
+from experiments.common.data import load
+from experiments.common.models import MLP
 
 
 def toy_posterior():
@@ -31,11 +32,9 @@ def toy_posterior():
 
 
 def digits_posterior(sizes):
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
+    d = load("digits", scaling="unit", test_fraction=0.0)   # all 1,797 images, pixels / 16
     post = bj.Posterior(MLP(sizes, jnp.tanh, nnx.Rngs(0)), bj.likelihoods.Categorical(),
-                        bj.priors.Gaussian(1.0), (x / 16.0).astype(np.float32), y)
+                        bj.priors.Gaussian(1.0), d.x_train, d.y_train)
     res = bj.fit_map(jax.random.key(0), post, num_steps=300, learning_rate=1e-2)
     return post, res.params
 

@@ -20,15 +20,13 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 import typing
 from pathlib import Path
 
-import matplotlib
-import numpy as np
-
 from experiments import EXPERIMENTS
-
-matplotlib.use("Agg")
+from experiments.common import stats
+from experiments.common.claims import RunResult, jsonable
 
 RESULTS = Path("results")
 
@@ -37,45 +35,11 @@ class UsageError(ValueError):
     """Bad input to the runner: reported as one line, exit status 2."""
 
 
-def claim(statement: str, value, criterion: str, passed) -> dict:
-    """One row of ``metrics.json["claims"]``: the text's statement, what we measured, the
-    criterion that a wrong implementation would fail, and whether it held."""
-    return {"statement": statement, "value": _jsonable(value), "criterion": criterion,
-            "passed": bool(passed)}
-
-
-def log(msg: str) -> None:
-    """Progress line for long runs (flushed so it shows under ``make``)."""
-    print(f"  [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def save_figure(fig, outdir, name: str) -> None:
-    """Save a matplotlib figure as ``outdir/name.png`` and close it."""
-    import matplotlib.pyplot as plt
-
-    fig.savefig(Path(outdir) / f"{name}.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def _jsonable(v):
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
-        return _jsonable(np.asarray(v).tolist())
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    return v
-
-
 def load(name: str):
     """The experiment module for ``name``; ``UsageError`` listing the names if unknown."""
     if name not in EXPERIMENTS:
         raise UsageError(f"unknown experiment {name!r}; valid names: {', '.join(EXPERIMENTS)}")
-    return importlib.import_module(EXPERIMENTS[name])
+    return importlib.import_module(EXPERIMENTS[name].module)
 
 
 def _parse_value(key: str, text: str, typ):
@@ -151,6 +115,23 @@ def _report(name: str, module, config, metrics: dict, body: str, outdir: Path, s
     return "\n".join(lines)
 
 
+def _check_result(name: str, result) -> tuple[dict, str]:
+    """The run's metrics (JSON-able) and report body, after checking the experiment kept the
+    contract: a ``RunResult`` whose metrics hold a ``claims`` list within the significance
+    policy's budget of sampled comparisons."""
+    if not isinstance(result, RunResult):
+        raise TypeError(f"{name}.run must return a RunResult, got {type(result).__name__}")
+    metrics, body = result
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("claims"), list):
+        raise TypeError(f"{name}.run: RunResult.metrics must be a dict with a 'claims' list")
+    used = sum(int(c.get("sampled_tests", 0)) for c in metrics["claims"])
+    if used > stats.MAX_TESTS_PER_RUN:
+        raise ValueError(f"{name}: its claims make {used} sampled comparisons, more than the "
+                         f"{stats.MAX_TESTS_PER_RUN} the significance policy allows per run "
+                         "(experiments/common/stats.py)")
+    return jsonable(metrics), str(body)
+
+
 def run_experiment(name: str, *, smoke: bool = False, seed: int | None = None,
                    out: str | os.PathLike | None = None,
                    overrides: list[str] | None = None) -> tuple[dict, Path]:
@@ -162,15 +143,12 @@ def run_experiment(name: str, *, smoke: bool = False, seed: int | None = None,
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         t0 = time.perf_counter()
-        metrics = module.run(config, tmp)
+        result = module.run(config, tmp)
         seconds = time.perf_counter() - t0
-        if not isinstance(metrics, dict) or not isinstance(metrics.get("claims"), list):
-            raise TypeError(f"{name}.run must return a dict with a 'claims' list")
-        body = metrics.pop("report", "")
-        metrics = _jsonable(metrics)
+        metrics, body = _check_result(name, result)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         (tmp / "config.json").write_text(
-            json.dumps(_jsonable(dataclasses.asdict(config)), indent=2) + "\n")
+            json.dumps(jsonable(dataclasses.asdict(config)), indent=2) + "\n")
         (tmp / "report.md").write_text(_report(name, module, config, metrics, body, tmp, smoke,
                                                seconds))
         if final.exists():
@@ -186,14 +164,21 @@ def run_experiment(name: str, *, smoke: bool = False, seed: int | None = None,
     return metrics, final
 
 
-def write_index(rows: list[tuple[str, dict, Path]], path: Path) -> None:
-    """``results/index.md``: one line per experiment with its claims' status."""
-    lines = ["# Results", "", "| experiment | claims passed | report |", "|---|---|---|"]
-    for name, metrics, outdir in rows:
-        claims = metrics["claims"]
-        ok = sum(c["passed"] for c in claims)
-        rel = os.path.relpath(outdir / "report.md", path.parent)
-        lines.append(f"| {name} | {ok}/{len(claims)} | [{rel}]({rel}) |")
+def write_index(rows: list[tuple[str, dict | None, Path | None, str]], path: Path) -> None:
+    """``results/index.md``: one line per experiment (section, claim, claims passed, report); a
+    crashed experiment's line says so and names the error."""
+    lines = ["# Results", "", "| experiment | section | claim | claims passed | report |",
+             "|---|---|---|---|---|"]
+    for name, metrics, outdir, error in rows:
+        entry = EXPERIMENTS[name]
+        if metrics is None:
+            status, link = f"**crashed**: {error}", "—"
+        else:
+            claims = metrics["claims"]
+            status = f"{sum(c['passed'] for c in claims)}/{len(claims)}"
+            rel = os.path.relpath(outdir / "report.md", path.parent)
+            link = f"[{rel}]({rel})"
+        lines.append(f"| {name} | {entry.section} | {entry.claim} | {status} | {link} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 
@@ -223,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     out = val
             elif arg == "--list":
-                print("\n".join(EXPERIMENTS))
+                width = max(map(len, EXPERIMENTS))
+                for n, e in EXPERIMENTS.items():
+                    print(f"{n:<{width}}  [{e.section}] {e.claim}")
                 return 0
             elif arg == "--all":
                 names = list(EXPERIMENTS)
@@ -259,6 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         except UsageError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+        except Exception as e:  # noqa: BLE001 -- one crash must not stop --all
+            if len(names) == 1:
+                raise
+            error = f"{type(e).__name__}: {e}".splitlines()[0]
+            traceback.print_exc()
+            print(f"   CRASHED [{name}]: {error}", file=sys.stderr, flush=True)
+            failed.append(name)
+            rows.append((name, None, None, error))
+            continue
         bad = [c for c in metrics["claims"] if not c["passed"]]
         print(f"   {len(metrics['claims']) - len(bad)}/{len(metrics['claims'])} claims passed "
               f"in {time.perf_counter() - t0:.1f} s; outputs in {outdir}/ (report.md)", flush=True)
@@ -266,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
             print(f"   FAILED [{name}]: {c['statement']} -- measured {c['value']}, "
                   f"criterion: {c['criterion']}", file=sys.stderr)
-        rows.append((name, metrics, outdir))
+        rows.append((name, metrics, outdir, ""))
     if len(names) > 1:
         write_index(rows, RESULTS / "index.md")
         print(f"index: {RESULTS / 'index.md'}")

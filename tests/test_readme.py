@@ -56,3 +56,10 @@ def test_readme_user_loop_snippet_runs():
           "noise": 0.5, "N": 5, "prior": bj.priors.Gaussian(1.0)}
     exec(compile(snippet, "README", "exec"), ns)
     assert np.isfinite(float(ns["loss_fn"](model)))
+
+
+def test_readme_experiment_table_is_the_registry():
+    """The README's table of experiments is generated from the registry, so they cannot drift."""
+    import experiments
+
+    assert experiments.table() in README.read_text()

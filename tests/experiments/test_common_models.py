@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from experiments._models import MLP
+from experiments.common.models import MLP
 
 
 def test_mlp_shapes_paths_and_activation():

@@ -10,6 +10,8 @@ import pytest
 
 import experiments
 from experiments import runner
+from experiments.common import stats
+from experiments.common.claims import RunResult, claim
 
 
 def _cli(*args, cwd):
@@ -43,14 +45,18 @@ def fake(monkeypatch):
         (outdir / "partial.txt").write_text("written before any failure")
         if config.mode == "crash":
             raise RuntimeError("boom")
-        return {"value": config.scale, "sizes": list(config.sizes),
-                "claims": [runner.claim("toy", config.scale, "mode is pass",
-                                        config.mode == "pass")],
-                "report": "body text"}
+        if config.mode == "dict":  # the old contract: a dict with the report inside
+            return {"claims": [], "report": "body text"}
+        tests = stats.MAX_TESTS_PER_RUN + 1 if config.mode == "overbudget" else 2
+        return RunResult({"value": config.scale, "sizes": list(config.sizes),
+                          "claims": [claim("toy", config.scale, "mode is pass",
+                                           config.mode == "pass", sampled_tests=tests)]},
+                         "body text")
 
     mod.Config, mod.run = Config, run
     monkeypatch.setitem(sys.modules, "experiments._fake", mod)
-    monkeypatch.setitem(experiments.EXPERIMENTS, "_fake", "experiments._fake")
+    monkeypatch.setitem(experiments.EXPERIMENTS, "_fake",
+                        experiments.Entry("experiments._fake", "0 Toys", "the toy claim"))
     return mod
 
 
@@ -78,6 +84,51 @@ def test_crash_leaves_nothing(fake, tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
         runner.run_experiment("_fake", out=tmp_path / "r", overrides=["mode=crash"])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("mode, error, message", [
+    ("dict", TypeError, "must return a RunResult"),
+    ("overbudget", ValueError, "sampled comparisons"),
+])
+def test_broken_contract_is_an_error_and_leaves_nothing(fake, tmp_path, mode, error, message):
+    with pytest.raises(error, match=message):
+        runner.run_experiment("_fake", out=tmp_path / "r", overrides=[f"mode={mode}"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_claim_rows_count_sampled_tests():
+    row = claim("s", 1.0, "c", True, sampled_tests=3)
+    assert row == {"statement": "s", "value": 1.0, "criterion": "c", "passed": True,
+                   "sampled_tests": 3}
+    with pytest.raises(ValueError, match="sampled_tests"):
+        claim("s", 1.0, "c", True, sampled_tests=-1)
+
+
+def test_all_runs_every_experiment_when_one_crashes(fake, tmp_path, monkeypatch, capsys):
+    """``--all`` goes on after a crash, exits 1, and results/index.md records the crash."""
+    crash = types.ModuleType("experiments._crash")
+    crash.__doc__, crash.Config = "A toy experiment that crashes.", fake.Config
+    crash.run = lambda config, outdir: (_ for _ in ()).throw(RuntimeError("kaboom"))
+    monkeypatch.setitem(sys.modules, "experiments._crash", crash)
+    registry = {"_crash": experiments.Entry("experiments._crash", "0 Toys", "crashes"),
+                "_fake": experiments.EXPERIMENTS["_fake"]}
+    monkeypatch.setattr(runner, "EXPERIMENTS", registry)
+    monkeypatch.setattr(runner, "RESULTS", tmp_path / "results")
+    assert runner.main(["--all", "--smoke"]) == 1
+    index = (tmp_path / "results" / "index.md").read_text()
+    assert "| _crash | 0 Toys | crashes | **crashed**: RuntimeError: kaboom | — |" in index
+    assert "| _fake | 0 Toys | the toy claim | 1/1 |" in index
+    assert (tmp_path / "results" / "_fake" / "metrics.json").exists()
+    assert not (tmp_path / "results" / "_crash").exists()
+    assert "CRASHED [_crash]: RuntimeError: kaboom" in capsys.readouterr().err
+
+
+def test_list_prints_every_name_with_section_and_claim(capsys):
+    assert runner.main(["--list"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [ln.split()[0] for ln in lines] == list(experiments.EXPERIMENTS)
+    for line, entry in zip(lines, experiments.EXPERIMENTS.values(), strict=True):
+        assert f"[{entry.section}] {entry.claim}" in line
 
 
 def test_failed_claim_writes_outputs_and_exits_1(fake, tmp_path, capsys):
@@ -136,3 +187,5 @@ def test_every_experiment_has_the_contract():
         assert "seed" in {f.name for f in dataclasses.fields(mod.Config)}, name
         assert isinstance(mod.Config.smoke(), mod.Config), name
         assert callable(mod.run), name
+        # an experiment is a package named after its claim (experiments/<name>/__init__.py)
+        assert mod.__name__ == f"experiments.{name}" and hasattr(mod, "__path__"), name

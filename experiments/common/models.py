@@ -1,4 +1,4 @@
-"""The small Flax NNX networks the experiments share."""
+"""The small Flax NNX networks that two or more experiments (and the benchmarks) share."""
 
 from __future__ import annotations
 
