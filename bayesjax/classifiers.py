@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -400,6 +401,7 @@ def _adapt(probs, train_prior, new_prior):
     return w / jnp.sum(w, axis=1, keepdims=True)
 
 
+@functools.partial(jax.jit, static_argnames="num_steps")
 def _em(probs, train_prior, num_steps):
     def step(prior, _):
         return jnp.mean(_adapt(probs, train_prior, prior), axis=0), None

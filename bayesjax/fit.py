@@ -171,7 +171,7 @@ def fit_map(key, post: Posterior, optimizer: optax.GradientTransformation | None
     params = post.check_params(init_params, owner="fit_map")
     params, losses, log_joint, grad_norm = _fit(key, post, params, learning_rate, optimizer,
                                                 num_steps, batch_size)
-    if not bool(jnp.isfinite(log_joint)):
+    if not isinstance(log_joint, jax.core.Tracer) and not bool(jnp.isfinite(log_joint)):
         bad = int(jnp.argmax(~jnp.isfinite(losses))) if not bool(jnp.all(jnp.isfinite(losses))) \
             else num_steps
         warnings.warn(f"fit_map: the optimisation diverged (objective non-finite from step {bad}); "

@@ -115,7 +115,11 @@ class Posterior:
                              "they must have the same length")
         if x.shape[0] == 0:
             raise ValueError("Posterior: the data set is empty (x has 0 points)")
-        likelihood.check_targets(np.asarray(y))
+        # traced data (a vmap over data sets) were checked where they were made concrete
+        y_concrete = not isinstance(y, jax.core.Tracer)
+        y_np = np.asarray(y) if y_concrete else np.broadcast_to(np.zeros((), y.dtype), y.shape)
+        if y_concrete:
+            likelihood.check_targets(y_np)
         leaves = jax.tree.leaves(params)
         if not leaves:
             raise ValueError("Posterior: params has no array leaves")
@@ -132,7 +136,7 @@ class Posterior:
                              f"{tuple(x.shape)}: {type(e).__name__}: {e}") from e
         if not isinstance(out, jax.ShapeDtypeStruct):
             raise ValueError(f"Posterior: the model must return one array, got {out}")
-        likelihood.check_outputs(tuple(out.shape), np.asarray(y))
+        likelihood.check_outputs(tuple(out.shape), y_np)
         self.apply_fn = apply_fn
         self.params = jax.tree.map(jnp.asarray, params)
         self.likelihood = likelihood

@@ -165,3 +165,27 @@ def test_divergence_warns():
     with pytest.warns(RuntimeWarning, match="diverged"):
         bj.fit_map(jax.random.key(0), _post(bj.priors.Gaussian(1.0)), optax.sgd(1e3),
                    num_steps=200)
+
+
+def test_fit_map_vmaps_over_data_sets_and_matches_separate_fits():
+    """A sweep over training sets is one ``vmap`` of ``fit_map`` (DESIGN: sweeps are vmaps)."""
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(4, 30, 3)).astype(np.float32)
+    ys = (xs @ np.array([1.0, -1.0, 0.5], np.float32) + 0.3 * rng.normal(size=(4, 30)) > 0)
+    ys = ys.astype(np.float32)
+
+    def apply_fn(p, x):
+        return x @ p["w"] + p["b"]
+
+    post = bj.Posterior.from_apply(apply_fn, {"w": jnp.zeros(3), "b": jnp.zeros(())},
+                                   bj.likelihoods.Bernoulli(), bj.priors.Gaussian(1.0),
+                                   xs[0], ys[0])
+
+    def fit(x, y):
+        return bj.fit_map(jax.random.key(0), post.replace(x=x, y=y), num_steps=300).params
+
+    swept = jax.vmap(fit)(xs, ys)
+    for i in (0, 3):
+        one = fit(xs[i], ys[i])
+        np.testing.assert_allclose(swept["w"][i], one["w"], rtol=1e-5, atol=1e-6)
+    assert swept["w"].shape == (4, 3)
