@@ -1,0 +1,66 @@
+"""The inference runs shared by the regression and the classification parts: the four Laplace
+structures with their GLM predictive (one XLA program each), NUTS with its warnings turned into
+log lines, and the deterministic efficiency numbers of a NUTS run."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import jax
+import numpy as np
+
+import bayesjax as bj
+from experiments.common.claims import log
+
+LAPLACE = {"Laplace full (GLM)": dict(structure="full"),
+           "Laplace diag (GLM)": dict(structure="diag"),
+           "Laplace KFAC (GLM)": dict(structure="kfac"),
+           "Laplace last layer (GLM)": dict(subset="last_layer")}
+# one XLA program per Laplace structure (LaplaceResult is a pytree): faster than op by op
+glm_predictive = jax.jit(lambda lap, x: lap.predictive(x, "glm"))
+
+
+def timed(fn):
+    """``(fn(), seconds)``, the result blocked until ready."""
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn())
+    return out, time.perf_counter() - t0
+
+
+def nuts(key, post, *, num_warmup: int, num_samples: int, num_chains: int, **kw):
+    """``bj.nuts`` without a progress bar; tree-depth and divergence warnings become log lines
+    (the counts are in the diagnostics and the report)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        mc = bj.nuts(key, post, num_warmup=num_warmup, num_samples=num_samples,
+                     num_chains=num_chains, progress_bar=False, **kw)
+    for w in caught:
+        log(f"  nuts warning: {str(w.message).removeprefix('nuts: ').split(':')[0]}")
+    return mc
+
+
+def sampler_summary(mc) -> dict:
+    """Deterministic efficiency numbers of a NUTS run (no wall-clock times)."""
+    d = mc.diagnostics
+    grads = int(np.sum(mc.stats["num_steps"]))
+    return {"min_ess_bulk": d.min_ess_bulk, "max_r_hat": d.max_r_hat,
+            "num_divergent": d.num_divergent, "mean_tree_depth": d.mean_tree_depth,
+            "max_tree_depth_fraction": d.max_tree_depth_fraction,
+            "step_size": np.asarray(d.step_size), "grad_evals": grads,
+            "ess_per_1000_grads": 1000.0 * d.min_ess_bulk / grads,
+            "mean_accept_prob": d.mean_accept_prob}
+
+
+def whitened_eigenvalues(draws, precision):
+    """Eigenvalues of ``Lᵀ C L`` (``P = L Lᵀ``, C the covariance of the (S, P) draws): all ≈ 1
+    when the draws come from ``N(·, P⁻¹)``; ≫ 1 where the posterior is wider than the Gaussian."""
+    chol = np.linalg.cholesky(np.asarray(precision, np.float64))
+    cov = np.cov(np.asarray(draws, np.float64), rowvar=False)
+    return np.linalg.eigvalsh(chol.T @ cov @ chol)
+
+
+def flat_draws(samples):
+    """(chain, draw, …) parameter pytree → (chain · draw, P) in ``ravel_pytree`` order."""
+    leaves = [np.asarray(v).reshape(v.shape[0] * v.shape[1], -1) for v in jax.tree.leaves(samples)]
+    return np.concatenate(leaves, axis=1)
