@@ -7,7 +7,18 @@ ways of reading one function, ``Posterior.log_joint``.
 >>> prior = bj.priors.Gaussian(scale=1.0)
 """
 
-from bayesjax import classifiers, conjugate, likelihoods, metrics, predictive, priors, quadrature
+from bayesjax import (
+    classifiers,
+    conjugate,
+    diffusion,
+    likelihoods,
+    metrics,
+    predictive,
+    priors,
+    quadrature,
+    sampling,
+    vae,
+)
 from bayesjax.fit import FitResult, fit_map, fit_mle
 from bayesjax.laplace import LaplaceResult, laplace, optimize_prior_precision
 from bayesjax.nuts import MCMCResult, nuts
@@ -16,5 +27,6 @@ from bayesjax.sgmcmc import SamplerResult, sgd_iterates, sgld
 
 __all__ = ["FitResult", "LaplaceResult", "MCMCResult", "Posterior", "fit_map", "fit_mle", "laplace",
            "likelihoods", "nuts", "optimize_prior_precision", "predictive", "priors", "SamplerResult",
-           "sgd_iterates", "sgld", "classifiers", "conjugate", "metrics", "quadrature"]
+           "sgd_iterates", "sgld", "classifiers", "conjugate", "metrics", "quadrature", "vae",
+           "sampling", "diffusion"]
 __version__ = "0.1.0"
