@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --durations=15
 
 experiment: $(STAMP)
 	@if [ -z "$(NAME)" ]; then echo "usage: make experiment NAME=<name> [ARGS='--smoke --seed 1 key=value']"; \
