@@ -18,6 +18,7 @@ import jax
 
 from experiments.bayes_rule import beta, channel, classifier, figures, map_of_mean, probe, report
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,18 +42,10 @@ class Config:
     fit_steps: int = 2000
 
     def __post_init__(self):
-        for name in ("probe_prior0", "probe_error"):
-            v = getattr(self, name)
-            if not 0.0 < v < 1.0:
-                raise ValueError(f"{name} must be in (0, 1), got {v}")
-        for name in ("beta_a", "beta_b", "channel_sigma_h", "channel_sigma_n", "mean_sigma"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("mc_draws", "max_receptions", "channel_pilots", "grid_points", "fit_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.ones < 0 or self.zeros < 0:
-            raise ValueError("ones and zeros must be >= 0")
+        in_interval(self, ("probe_prior0", "probe_error"))
+        positive(self, ("beta_a", "beta_b", "channel_sigma_h", "channel_sigma_n", "mean_sigma"))
+        integers(self, ("mc_draws", "max_receptions", "channel_pilots", "grid_points", "fit_steps"))
+        integers(self, ("ones", "zeros"), minimum=0)
         if not self.mean_ns or min(self.mean_ns) < 1:
             raise ValueError(f"mean_ns must be non-empty positive sample sizes, got {self.mean_ns}")
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from experiments.bnn_posteriors import checks, classification, figures, regression, report
 from experiments.common.claims import RunResult
+from experiments.common.config import in_interval, integers, positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,26 +80,14 @@ class Config:
     cancer: bool = True
 
     def __post_init__(self):
-        for name in ("num_train", "width", "num_test", "map_steps", "l1_steps", "mc_samples",
-                     "nuts_samples", "nuts_chains", "moons_train", "moons_test", "cls_width",
-                     "cls_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if isinstance(self.nuts_warmup, bool) or not isinstance(self.nuts_warmup, int) \
-                or self.nuts_warmup < 0:
-            raise ValueError(f"nuts_warmup must be an integer >= 0, got {self.nuts_warmup!r}")
-        if self.num_train < 4:
-            raise ValueError(f"num_train must be >= 4, got {self.num_train}")
-        if not (isinstance(self.cancer_test_fraction, (int, float))
-                and 0.05 <= self.cancer_test_fraction <= 0.5):
-            raise ValueError(f"cancer_test_fraction must be in [0.05, 0.5], got "
-                             f"{self.cancer_test_fraction!r}")
-        for name in ("noise", "prior_scale", "map_learning_rate", "l1_learning_rate",
-                     "moons_noise", "gap_half_width", "far_scale"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        integers(self, ("width", "num_test", "map_steps", "l1_steps", "mc_samples",
+                        "nuts_samples", "nuts_chains", "moons_train", "moons_test", "cls_width",
+                        "cls_steps"))
+        integers(self, ("nuts_warmup",), minimum=0)
+        integers(self, ("num_train",), minimum=4)
+        in_interval(self, ("cancer_test_fraction",), 0.05, 0.5, closed_low=True, closed_high=True)
+        positive(self, ("noise", "prior_scale", "map_learning_rate", "l1_learning_rate",
+                        "moons_noise", "gap_half_width", "far_scale"))
         if not self.gap_half_width < self.data_half_width < self.test_half_width < math.inf:
             raise ValueError("need 0 < gap_half_width < data_half_width < test_half_width < inf")
 

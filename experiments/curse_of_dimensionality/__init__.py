@@ -14,7 +14,6 @@ logistic regression for comparison, error against n per class.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import jax
@@ -22,6 +21,7 @@ import numpy as np
 
 import bayesjax as bj
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
 from . import figures, report
@@ -59,22 +59,15 @@ class Config:
     count_dims: tuple[int, ...] = (16, 64, 256, 1024, 4096, 16384)
 
     def __post_init__(self):
-        for name in ("num_sets", "lr_steps", "iw_df_extra"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-                raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
+        integers(self, ("num_sets", "lr_steps", "iw_df_extra"), minimum=2)
         if len(self.sizes) < 2 or any(not isinstance(n, int) or n < 2 for n in self.sizes) or \
                 list(self.sizes) != sorted(set(self.sizes)):
             raise ValueError(f"sizes must be at least two increasing integers >= 2, got "
                              f"{self.sizes}")
         if self.sizes[0] >= 64:
-            raise ValueError(f"the smallest n per class must be < d = 64, got {self.sizes[0]}")
-        for name in ("jitter", "prior_scale", "lr_learning_rate"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-        if not 0.1 <= self.test_fraction <= 0.5:
-            raise ValueError(f"test_fraction must be in [0.1, 0.5], got {self.test_fraction}")
+            raise ValueError(f"sizes: the smallest n per class must be < d = 64, got {self.sizes[0]}")
+        positive(self, ("jitter", "prior_scale", "lr_learning_rate"))
+        in_interval(self, ("test_fraction",), 0.1, 0.5, closed_low=True, closed_high=True)
         if not self.count_dims or any(not isinstance(d, int) or d < 1 for d in self.count_dims):
             raise ValueError(f"count_dims must be positive integers, got {self.count_dims}")
 

@@ -18,7 +18,6 @@ Forward SDE: variance-preserving, ``dx = −½β(t) x dt + √β(t) dW`` on t �
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import jax
@@ -27,6 +26,7 @@ import numpy as np
 import bayesjax as bj
 from experiments.common import ring, stats
 from experiments.common.claims import RunResult, claim, log
+from experiments.common.config import integers, positive
 
 from . import figures, report
 from .gaussian import exact_score_samples, moment_test, score_field_check
@@ -52,15 +52,11 @@ class Config:
     batch_samples: int = 500        # points per batch and set
 
     def __post_init__(self):
-        for name in ("ring_sd", "learning_rate"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v}")
-        for name, low in (("num_samples", 100), ("num_steps", 10), ("hidden", 1),
-                          ("train_steps", 1), ("batch_size", 1), ("model_steps", 10),
-                          ("num_batches", 2), ("batch_samples", 10)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        positive(self, ("ring_sd", "learning_rate"))
+        integers(self, ("num_samples",), minimum=100)
+        integers(self, ("num_steps", "model_steps", "batch_samples"), minimum=10)
+        integers(self, ("hidden", "train_steps", "batch_size"))
+        integers(self, ("num_batches",), minimum=2)
 
     @classmethod
     def smoke(cls) -> Config:

@@ -27,6 +27,7 @@ import numpy as np
 from bayesjax._checks import one_of
 from bayesjax.laplace import STRUCTURES as LAPLACE_STRUCTURES
 from experiments.common.claims import RunResult
+from experiments.common.config import in_interval, integers, positive
 
 from . import batch_size, bowls, evidence, figures, report, rescaling
 
@@ -94,19 +95,13 @@ class Config:
     evidence_structure: str = "kfac"
 
     def __post_init__(self):
-        ints = ("langevin_steps", "langevin_chains", "langevin_thin", "nuts_chains",
-                "nuts_warmup", "nuts_samples", "quad_points", "grid_points_2d", "samples_2d",
-                "hidden", "relu_data", "relu_steps", "per_class", "num_precisions",
-                "logistic_steps", "mlp_hidden", "epochs", "batch_size", "checkpoints")
-        for name in ints:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        for name in ("k_sharp", "k_flat", "separation", "langevin_step", "relu_prior_scale",
-                     "precision_min", "precision_max", "mlp_prior_scale"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        integers(self, ("langevin_steps", "langevin_chains", "langevin_thin", "nuts_chains",
+                        "nuts_warmup", "nuts_samples", "quad_points", "grid_points_2d",
+                        "samples_2d", "hidden", "relu_data", "relu_steps", "per_class",
+                        "num_precisions", "logistic_steps", "mlp_hidden", "epochs", "batch_size",
+                        "checkpoints"))
+        positive(self, ("k_sharp", "k_flat", "separation", "langevin_step", "relu_prior_scale",
+                        "precision_min", "precision_max", "mlp_prior_scale"))
         one_of("evidence_structure", self.evidence_structure, LAPLACE_STRUCTURES)
         if self.k_sharp <= self.k_flat:
             raise ValueError(f"k_sharp ({self.k_sharp}) must exceed k_flat ({self.k_flat})")
@@ -137,8 +132,7 @@ class Config:
             raise ValueError(f"learning_rates must be positive, got {self.learning_rates}")
         if self.checkpoints < 2 or self.epochs % self.checkpoints:
             raise ValueError("checkpoints must be >= 2 and divide epochs")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        in_interval(self, ("test_fraction",))
 
     @classmethod
     def smoke(cls) -> Config:

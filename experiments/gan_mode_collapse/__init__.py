@@ -28,6 +28,7 @@ import numpy as np
 
 from experiments.common import ring, stats
 from experiments.common.claims import RunResult, claim, log
+from experiments.common.config import integers, positive
 
 from . import figures, report
 from .gan import train_gan
@@ -58,16 +59,11 @@ class Config:
     weak_d_lr: float = 5e-4         # ... slower discriminator
 
     def __post_init__(self):
-        for name in ("ring_sd", "spread", "g_lr", "d_lr", "weak_g_lr", "weak_d_lr"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v}")
-        for name, low in (("num_samples", K + 1), ("num_replicates", 2), ("gan_steps", 1),
-                          ("num_checkpoints", 1), ("batch_size", 1), ("latent", 1),
-                          ("hidden", 1), ("strong_d_steps", 2), ("strong_steps", 1),
-                          ("weak_steps", 1)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        positive(self, ("ring_sd", "spread", "g_lr", "d_lr", "weak_g_lr", "weak_d_lr"))
+        integers(self, ("num_samples",), minimum=K + 1)
+        integers(self, ("num_replicates", "strong_d_steps"), minimum=2)
+        integers(self, ("gan_steps", "num_checkpoints", "batch_size", "latent", "hidden",
+                        "strong_steps", "weak_steps"))
         for name in ("gan_steps", "strong_steps", "weak_steps"):
             if getattr(self, name) % self.num_checkpoints:
                 raise ValueError(f"{name}={getattr(self, name)} must be a multiple of "

@@ -16,7 +16,6 @@ curves cross; on bundled real data (digits 3 vs 8 binarised, breast cancer) we r
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import jax
@@ -24,6 +23,7 @@ import numpy as np
 
 import bayesjax as bj
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
 from . import figures, report
@@ -81,11 +81,8 @@ class Config:
     num_boot: int = 2000
 
     def __post_init__(self):
-        for name in ("num_sets", "num_sets_large", "large_from", "num_unique", "copies",
-                     "num_test", "lr_steps", "num_boot"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        integers(self, ("num_sets", "num_sets_large", "large_from", "num_unique", "copies",
+                        "num_test", "lr_steps", "num_boot"))
         for name in ("num_sets", "num_sets_large", "num_sets_real"):
             if getattr(self, name) < 30:
                 raise ValueError(f"{name} must be >= 30 (a learning curve averages over at least "
@@ -103,16 +100,11 @@ class Config:
         if not 0 < self.base_min < self.base_max < 1:
             raise ValueError(f"need 0 < base_min < base_max < 1, got {self.base_min}, "
                              f"{self.base_max}")
-        for name in ("alpha", "prior_scale", "lr_learning_rate"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        positive(self, ("alpha", "prior_scale", "lr_learning_rate"))
         if not 0 < self.effect_min < self.effect_max < 3:
             raise ValueError(f"need 0 < effect_min < effect_max < 3, got {self.effect_min}, "
                              f"{self.effect_max}")
-        if not 0.0 < self.real_test_fraction < 1.0:
-            raise ValueError(f"real_test_fraction must be in (0, 1), got "
-                             f"{self.real_test_fraction}")
+        in_interval(self, ("real_test_fraction",))
 
     @classmethod
     def smoke(cls) -> Config:

@@ -26,12 +26,12 @@ trained once under each prior (with the same variance), shows the same contrast 
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import numpy as np
 
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
 from . import figures, report
@@ -71,19 +71,12 @@ class Config:
     test_fraction: float = 0.25
 
     def __post_init__(self):
-        for name in ("num_scales", "linear_steps", "mlp_hidden", "mlp_steps"):
-            v = getattr(self, name)
-            lo = 2 if name == "num_scales" else 1  # a sweep needs two scales
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        for name in ("scale_min", "scale_max", "mlp_learning_rate", "mlp_laplace_scale"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        integers(self, ("num_scales",), minimum=2)  # a sweep needs two scales
+        integers(self, ("linear_steps", "mlp_hidden", "mlp_steps"))
+        positive(self, ("scale_min", "scale_max", "mlp_learning_rate", "mlp_laplace_scale"))
         if self.scale_min >= self.scale_max:
             raise ValueError(f"scale_min ({self.scale_min}) must be < scale_max ({self.scale_max})")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        in_interval(self, ("test_fraction",))
 
     @classmethod
     def smoke(cls) -> Config:

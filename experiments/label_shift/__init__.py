@@ -15,7 +15,6 @@ p(x | y) changes too (spammers change their words) the same correction fails.
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import jax
@@ -23,6 +22,7 @@ import numpy as np
 
 import bayesjax as bj
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 from experiments.common.logistic import fit_splits, predict_proba
 
 from . import figures, report
@@ -62,19 +62,12 @@ class Config:
     lr_learning_rate: float = 0.05
 
     def __post_init__(self):
-        for name in ("num_words", "num_train", "num_test", "lr_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 2:
-                raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
-        for name in ("effect", "alpha", "prior_scale", "lr_learning_rate"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        integers(self, ("num_words", "num_train", "num_test", "lr_steps"), minimum=2)
+        positive(self, ("effect", "alpha", "prior_scale", "lr_learning_rate"))
         for p in (self.test_prior, *self.priors):
             if not 0.0 < p < 1.0:
                 raise ValueError(f"test_prior and priors must be in (0, 1), got {p}")
-        if not 0.0 < self.drift_fraction <= 1.0:
-            raise ValueError(f"drift_fraction must be in (0, 1], got {self.drift_fraction}")
+        in_interval(self, ("drift_fraction",), closed_high=True)
 
     @classmethod
     def smoke(cls) -> Config:

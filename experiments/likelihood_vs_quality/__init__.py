@@ -27,6 +27,7 @@ import numpy as np
 import bayesjax as bj
 from experiments.common import stats
 from experiments.common.claims import RunResult, claim, log
+from experiments.common.config import integers, positive
 from experiments.common.data import load
 
 from . import densities as dens
@@ -47,16 +48,12 @@ class Config:
     bandwidths: tuple[float, ...] = (0.01, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3)   # the sweep
 
     def __post_init__(self):
-        for name in ("prior_scale", "sharp_bandwidth"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        positive(self, ("prior_scale", "sharp_bandwidth"))
         if not self.bandwidths or any(not (math.isfinite(h) and h > 0) for h in self.bandwidths):
             raise ValueError(f"bandwidths must be a non-empty tuple of numbers > 0, got "
                              f"{self.bandwidths}")
-        for name, low in (("num_samples", K + 1), ("num_replicates", 2)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        integers(self, ("num_samples",), minimum=K + 1)
+        integers(self, ("num_replicates",), minimum=2)
 
     @classmethod
     def smoke(cls) -> Config:

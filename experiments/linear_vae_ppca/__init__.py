@@ -13,13 +13,13 @@ principal subspace; plain PCA and scikit-learn's ``PCA`` are compared in the rep
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import jax
 import numpy as np
 
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
 from . import figures, report
@@ -48,13 +48,9 @@ class Config:
         if not self.latent_dims or any(isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < 64
                                        for k in self.latent_dims):
             raise ValueError(f"latent_dims must be integers in [1, 63], got {self.latent_dims!r}")
-        if isinstance(self.num_steps, bool) or not isinstance(self.num_steps, int) or self.num_steps < 1:
-            raise ValueError(f"num_steps must be an integer >= 1, got {self.num_steps!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and math.isfinite(self.learning_rate)
-                and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        integers(self, ("num_steps",))
+        positive(self, ("learning_rate",))
+        in_interval(self, ("test_fraction",))
 
     @classmethod
     def smoke(cls) -> Config:

@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 
 from . import corpus, decoding, figures, neural, ngram, report
 from .claims import claims
@@ -97,22 +98,14 @@ class Config:
     top_p: tuple[float, ...] = (0.5, 0.8, 0.95)
 
     def __post_init__(self):
-        ints = ("num_alphas", "map_chars", "score_start", "segment", "embed", "hidden", "seq_len",
-                "batch_size", "num_steps", "num_tokens", "num_samples", "num_batches",
-                "distinct_tokens", "freq_samples", "greedy_repeats")
-        for name in ints:
-            v = getattr(self, name)
-            lo = 2 if name in ("num_alphas", "num_batches", "greedy_repeats", "score_start") else 1
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-        for name in ("alpha_min", "alpha_max", "learning_rate", "prior_scale"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        integers(self, ("map_chars", "segment", "embed", "hidden", "seq_len", "batch_size",
+                        "num_steps", "num_tokens", "num_samples", "distinct_tokens",
+                        "freq_samples"))
+        integers(self, ("num_alphas", "num_batches", "greedy_repeats", "score_start"), minimum=2)
+        positive(self, ("alpha_min", "alpha_max", "learning_rate", "prior_scale"))
         if self.alpha_min >= self.alpha_max:
             raise ValueError(f"alpha_min ({self.alpha_min}) must be < alpha_max ({self.alpha_max})")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        in_interval(self, ("test_fraction",))
         if not self.orders or any(o not in (1, 2, 3, 4) for o in self.orders):
             raise ValueError(f"orders must be a non-empty subset of 1..4, got {self.orders}")
         if not set(self.neural_beats_orders) <= set(self.orders):

@@ -38,6 +38,7 @@ from jax.flatten_util import ravel_pytree
 
 import bayesjax as bj
 from experiments.common.claims import RunResult, claim, log
+from experiments.common.config import integers, positive
 from experiments.common.data import load
 
 from . import figures, report
@@ -60,14 +61,9 @@ class Config:
     num_estimates: int = 20_000     # minibatches for the unbiasedness check of log_joint_estimate
 
     def __post_init__(self):
-        for name in ("prior_scale", "learning_rate", "map_learning_rate"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v}")
-        for name, low in (("batch_size", 1), ("num_steps", 1), ("num_runs", 2),
-                          ("map_steps", 1), ("num_estimates", 2)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        positive(self, ("prior_scale", "learning_rate", "map_learning_rate"))
+        integers(self, ("batch_size", "num_steps", "map_steps"))
+        integers(self, ("num_runs", "num_estimates"), minimum=2)
         if self.batch_size > NUM_DATA:
             raise ValueError(f"batch_size={self.batch_size} exceeds the {NUM_DATA} data points")
 

@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from experiments.common.claims import RunResult, log
+from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
 from . import figures, report
@@ -68,11 +69,8 @@ class Config:
     test_fraction: float = 0.25
 
     def __post_init__(self):
-        for name in ("latent_dim", "linear_steps", "nl_latent_dim", "nl_hidden", "nl_steps",
-                     "nl_batch_size"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        integers(self, ("latent_dim", "linear_steps", "nl_latent_dim", "nl_hidden", "nl_steps",
+                        "nl_batch_size"))
         if self.latent_dim > 63:
             raise ValueError(f"latent_dim must be <= 63 (digits: 64 pixels), got {self.latent_dim}")
         for name in ("noise_vars", "betas", "nl_noise_vars", "nl_betas"):
@@ -80,13 +78,9 @@ class Config:
             if len(v) < 2 or any(not (math.isfinite(t) and t > 0) for t in v) or \
                     any(v[i + 1] <= v[i] for i in range(len(v) - 1)):
                 raise ValueError(f"{name} must be >= 2 increasing values > 0, got {v!r}")
-        for name in ("beta_noise_var", "linear_learning_rate", "nl_beta_noise_var",
-                     "nl_learning_rate"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction}")
+        positive(self, ("beta_noise_var", "linear_learning_rate", "nl_beta_noise_var",
+                        "nl_learning_rate"))
+        in_interval(self, ("test_fraction",))
 
     @classmethod
     def smoke(cls) -> Config:

@@ -36,6 +36,7 @@ from pathlib import Path
 import jax
 
 from experiments.common.claims import RunResult, log
+from experiments.common.config import integers, positive
 from experiments.predictive_uncertainty import claims, figures, report
 from experiments.predictive_uncertainty.linear import linear_part
 from experiments.predictive_uncertainty.mlp import mlp_part
@@ -79,17 +80,10 @@ class Config:
     mlp_test_half_width: float = 2.5
 
     def __post_init__(self):
-        for name in ("degree", "num_train", "num_replicates", "grid_points", "mlp_width",
-                     "mlp_train", "mlp_steps"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-        if self.grid_points < 3:
-            raise ValueError(f"grid_points must be >= 3, got {self.grid_points}")
-        for name in ("noise", "prior_scale", "mlp_noise", "mlp_prior_scale", "mlp_learning_rate"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be finite and > 0, got {v!r}")
+        integers(self, ("degree", "num_train", "num_replicates", "mlp_width", "mlp_train",
+                        "mlp_steps"))
+        integers(self, ("grid_points",), minimum=3)
+        positive(self, ("noise", "prior_scale", "mlp_noise", "mlp_prior_scale", "mlp_learning_rate"))
         for name in ("test_half_width", "mlp_test_half_width"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 1.0):

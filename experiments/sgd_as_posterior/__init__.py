@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 from experiments.common.claims import RunResult
+from experiments.common.config import in_interval, integers, positive
 from experiments.sgd_as_posterior import checks, figures, report, sgd_law, two_modes
 
 
@@ -85,23 +86,16 @@ class Config:
     grid_limit: float = 3.0
 
     def __post_init__(self):
-        for name in ("noise", "prior_scale", "mode_noise", "mode_prior_scale", "grid_limit"):
-            v = getattr(self, name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+        positive(self, ("noise", "prior_scale", "mode_noise", "mode_prior_scale", "grid_limit"))
         if not math.isfinite(self.true_mean):
             raise ValueError(f"true_mean must be finite, got {self.true_mean!r}")
-        lows = dict(num_data=2, sgd_chains=2, sgd_steps=2, sgd_thin=1, mode_data=2,
-                    sgld_batch_size=1, sgld_chains=2, sgld_steps=2, sgld_thin=1, nuts_chains=1,
-                    nuts_warmup=0, nuts_samples=2, nuts_batches=1, num_bins=2)
-        for name, low in lows.items():
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+        integers(self, ("num_data", "sgd_chains", "sgd_steps", "mode_data", "sgld_chains",
+                        "sgld_steps", "nuts_samples", "num_bins"), minimum=2)
+        integers(self, ("sgd_thin", "sgld_batch_size", "sgld_thin", "nuts_chains", "nuts_batches"))
+        integers(self, ("nuts_warmup",), minimum=0)
         if self.num_bins % 2:
             raise ValueError(f"num_bins must be even (θ = 0 is a bin edge), got {self.num_bins}")
-        if not 0.0 <= self.burn_fraction < 1.0:
-            raise ValueError(f"burn_fraction must be in [0, 1), got {self.burn_fraction!r}")
+        in_interval(self, ("burn_fraction",), closed_low=True)
         if self.nuts_chains * self.nuts_batches < 2:
             raise ValueError("nuts_chains * nuts_batches must be >= 2 (the batch-means SE)")
         if self.nuts_samples * (1 - self.burn_fraction) < 2 * self.nuts_batches:

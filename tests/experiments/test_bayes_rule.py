@@ -12,7 +12,6 @@ from scipy.stats import laplace, norm
 
 from experiments.bayes_rule import Config, beta, channel, classifier, map_of_mean, probe
 from experiments.common import stats
-from experiments.runner import main
 
 
 def test_config_rejects_invalid_values():
@@ -20,14 +19,6 @@ def test_config_rejects_invalid_values():
                 dict(mc_draws=0), dict(ones=-1), dict(mean_ns=()), dict(mean_ns=(0, 4))):
         with pytest.raises(ValueError):
             dataclasses.replace(Config(), **bad)
-
-
-def test_cli_rejects_a_bad_value_with_one_line_and_no_outputs(tmp_path, capsys):
-    out = tmp_path / "r"
-    assert main(["bayes_rule", "--smoke", "probe_error=1.5", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "probe_error" in err
-    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_probe_closed_form_is_bayes_rule_over_every_reception_sequence():

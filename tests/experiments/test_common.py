@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from experiments.common import data, stats, tables
+from experiments.common import config, data, stats, tables
 
 
 def test_stratified_split_keeps_each_class_share_and_is_seeded():
@@ -110,3 +110,52 @@ def test_markdown_table_formats_cells_and_checks_widths():
                               "| LR | ∞ | **no** |", "| x | — | 3 |"]
     with pytest.raises(ValueError, match="row 0 has 1 cells"):
         tables.markdown_table(["a", "b"], [[1]])
+
+
+# ------------------------------------------------------------------- config.py (Config checks)
+class _Cfg:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def test_config_checks_accept_valid_values():
+    cfg = _Cfg(n=3, zero=0, rate=0.5, big=1e300, p=0.25, edge=1.0, low=0.0)
+    config.integers(cfg, ("n",), minimum=3)
+    config.integers(cfg, ("zero",), minimum=0)
+    config.positive(cfg, ("rate", "big", "n"))
+    config.in_interval(cfg, ("p", "rate"))
+    config.in_interval(cfg, ("edge",), closed_high=True)
+    config.in_interval(cfg, ("low",), closed_low=True)
+    config.in_interval(cfg, ("rate",), 0.05, 0.5, closed_low=True, closed_high=True)
+    config.integers(cfg, ())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda c: config.integers(c, ("n", "m")), "m must be an integer >= 1, got 0"),
+    (lambda c: config.integers(c, ("n",), minimum=4), "n must be an integer >= 4, got 3"),
+    (lambda c: config.integers(c, ("flag",)), "flag must be an integer >= 1, got True"),
+    (lambda c: config.integers(c, ("half",)), "half must be an integer >= 1, got 1.5"),
+    (lambda c: config.integers(c, ("text",)), "text must be an integer >= 1, got '3'"),
+    (lambda c: config.positive(c, ("half", "zero")), "zero must be finite and > 0, got 0.0"),
+    (lambda c: config.positive(c, ("neg",)), "neg must be finite and > 0, got -2"),
+    (lambda c: config.positive(c, ("nan",)), "nan must be finite and > 0, got nan"),
+    (lambda c: config.positive(c, ("inf",)), "inf must be finite and > 0, got inf"),
+    (lambda c: config.positive(c, ("flag",)), "flag must be finite and > 0, got True"),
+    (lambda c: config.positive(c, ("text",)), "text must be finite and > 0, got '3'"),
+    (lambda c: config.in_interval(c, ("one",)), "one must be in (0, 1), got 1.0"),
+    (lambda c: config.in_interval(c, ("zero",)), "zero must be in (0, 1), got 0.0"),
+    (lambda c: config.in_interval(c, ("half",)), "half must be in (0, 1), got 1.5"),
+    (lambda c: config.in_interval(c, ("nan",)), "nan must be in (0, 1), got nan"),
+    (lambda c: config.in_interval(c, ("text",)), "text must be in (0, 1), got 3"),
+    (lambda c: config.in_interval(c, ("zero",), closed_high=True),
+     "zero must be in (0, 1], got 0.0"),
+    (lambda c: config.in_interval(c, ("one",), closed_low=True), "one must be in [0, 1), got 1.0"),
+    (lambda c: config.in_interval(c, ("one",), 0.05, 0.5, closed_low=True, closed_high=True),
+     "one must be in [0.05, 0.5], got 1.0"),
+])
+def test_config_checks_name_the_first_bad_value(call, message):
+    cfg = _Cfg(n=3, m=0, flag=True, half=1.5, text="3", zero=0.0, neg=-2, nan=math.nan,
+               inf=math.inf, one=1.0)
+    with pytest.raises(ValueError) as info:
+        call(cfg)
+    assert str(info.value) == message

@@ -2,8 +2,6 @@
 the training sets, and the claim failing for a silent implementation."""
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -72,12 +70,6 @@ def test_exact_digit_count_bound():
     assert math.floor(text_numbers()["log10_num_images"]) + 1 == 24083
 
 
-def test_cli_rejects_a_bad_config_value(tmp_path):
-    out = tmp_path / "res"
-    proc = subprocess.run([sys.executable, "-m", "experiments", "curse_of_dimensionality",
-                           "sizes=80,100", "--out", str(out)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1 and "< d = 64" in proc.stderr
-    assert not out.exists()
+def test_config_rejects_too_few_sets():
     with pytest.raises(ValueError, match="num_sets"):
         Config(num_sets=1)

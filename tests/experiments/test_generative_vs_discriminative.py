@@ -2,9 +2,6 @@
 padding changes nothing, the crossover and the standard errors are computed as stated, and the
 claims fail for curves that do not cross."""
 
-import subprocess
-import sys
-
 import jax
 import numpy as np
 import pytest
@@ -127,12 +124,3 @@ def test_config_rejects_too_few_sets():
         Config(num_sets=10)
     with pytest.raises(ValueError, match="claim_small"):
         Config(claim_small=512)
-
-
-def test_cli_rejects_a_bad_config_value(tmp_path):
-    out = tmp_path / "res"
-    proc = subprocess.run([sys.executable, "-m", "experiments", "generative_vs_discriminative",
-                           "num_sets=10", "--out", str(out)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1 and "num_sets" in proc.stderr
-    assert not out.exists()

@@ -1,9 +1,6 @@
 """What the label-shift claims rest on: the EM standard error from the test size, the two
 corrections being the same Bayes' rule, a wrong correction failing the claim, the drift."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -77,12 +74,3 @@ def test_sample_has_the_exact_spam_share():
 def test_config_rejects_a_prior_outside_0_1():
     with pytest.raises(ValueError, match="in \\(0, 1\\)"):
         Config(test_prior=1.0)
-
-
-def test_cli_rejects_a_bad_config_value(tmp_path):
-    out = tmp_path / "res"
-    proc = subprocess.run([sys.executable, "-m", "experiments", "label_shift", "test_prior=1.5",
-                           "--out", str(out)], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1 and "test_prior" in proc.stderr
-    assert not out.exists()

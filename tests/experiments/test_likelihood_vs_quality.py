@@ -1,5 +1,6 @@
 """likelihood_vs_quality: the mixture bound on closed-form densities, the kernel density against
-its formula, the mixture sampler's share, and bad configs."""
+its formula and the mixture sampler's share. (A bad config value is rejected by the CLI:
+test_runner.py.)"""
 
 import math
 
@@ -8,7 +9,6 @@ import numpy as np
 from scipy.stats import multivariate_normal, norm
 
 from experiments.likelihood_vs_quality import densities as dens
-from experiments.runner import main
 
 
 def test_mixture_loses_at_most_ln100_and_attains_it_where_q_is_negligible():
@@ -39,11 +39,3 @@ def test_mixed_sample_takes_p_with_the_given_weight():
     assert abs(from_p.mean() - 0.01) < 4.56 * math.sqrt(0.01 * 0.99 / 20_000)
     np.testing.assert_array_equal(s[from_p], 0.0)
     np.testing.assert_array_equal(s[~from_p], 1.0)
-
-
-def test_cli_rejects_a_zero_bandwidth_with_one_line_and_no_results(tmp_path, capsys):
-    out = tmp_path / "lq"
-    assert main(["likelihood_vs_quality", "sharp_bandwidth=0", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "sharp_bandwidth" in err
-    assert not out.exists()

@@ -12,7 +12,6 @@ from scipy.special import gammaln
 
 import experiments.llm_sampling as exp
 from experiments.llm_sampling import corpus, decoding, neural, ngram
-from experiments.runner import main
 
 rng = np.random.default_rng(0)
 
@@ -179,11 +178,3 @@ def test_config_rejects_invalid_values():
         with pytest.raises(ValueError):
             dataclasses.replace(exp.Config(), **bad)
     exp.Config.smoke()
-
-
-def test_cli_rejects_a_bad_override_with_one_line_and_no_results(tmp_path, capsys):
-    out = tmp_path / "llm_sampling"
-    assert main(["llm_sampling", "top_p=0.5,1.5", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "top_p" in err
-    assert not out.exists()

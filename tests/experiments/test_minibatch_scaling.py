@@ -16,7 +16,7 @@ from experiments.common import stats
 from experiments.common.data import load
 from experiments.minibatch_scaling.significance import fixed_point_test, unbiasedness_test
 from experiments.minibatch_scaling.training import logits, mean_loss
-from experiments.runner import main, run_experiment
+from experiments.runner import run_experiment
 
 
 def _posterior(scale, dtype):
@@ -132,11 +132,3 @@ def test_config_rejects_invalid_values():
         ms.Config(batch_size=0)
     with pytest.raises(ValueError, match="batch_size"):
         ms.Config(batch_size=ms.NUM_DATA + 1)
-
-
-def test_cli_rejects_a_batch_larger_than_the_data_with_one_line_and_no_results(tmp_path, capsys):
-    out = tmp_path / "mbs"
-    assert main(["minibatch_scaling", "batch_size=1000", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "batch_size" in err
-    assert not out.exists()

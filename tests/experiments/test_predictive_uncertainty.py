@@ -13,7 +13,6 @@ import bayesjax as bj
 from bayesjax import conjugate
 from experiments.common import stats
 from experiments.predictive_uncertainty import Config, coverage, linear
-from experiments.runner import main
 
 D, N, SIGMA, S = 5, 30, 0.3, 1.0
 X = np.random.default_rng(0).uniform(-1.0, 1.0, N)
@@ -38,15 +37,6 @@ def test_config_rejects_invalid_values():
                 dict(num_replicates=1.5), dict(mlp_learning_rate=float("nan"))):
         with pytest.raises(ValueError):
             dataclasses.replace(Config(), **bad)
-
-
-def test_cli_rejects_a_bad_value_with_one_line_and_no_outputs(tmp_path, capsys):
-    out = tmp_path / "r"
-    assert main(["predictive_uncertainty", "--smoke", "test_half_width=0.5", "--out",
-                 str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "test_half_width" in err
-    assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_features_are_the_polynomial_design():

@@ -165,6 +165,44 @@ def test_bad_input_exits_2_with_one_line_and_no_outputs(fake, tmp_path, capsys, 
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+# one invalid override per registered experiment: (key=value, a fragment of the one-line error)
+BAD_VALUES = {
+    "bayes_rule": ("probe_error=1.5", "probe_error must be in (0, 1), got 1.5"),
+    "bnn_posteriors": ("noise=-1", "noise must be finite and > 0, got -1.0"),
+    "curse_of_dimensionality": ("sizes=80,100", "< d = 64"),
+    "diffusion_score": ("num_batches=1", "num_batches must be an integer >= 2, got 1"),
+    "flat_vs_sharp": ("evidence_structure=ful",
+                      "unknown evidence_structure 'ful'; valid: full, diag, kfac"),
+    "gan_mode_collapse": ("gan_steps=1001", "gan_steps=1001 must be a multiple"),
+    "generative_vs_discriminative": ("num_sets=10", "num_sets must be >= 30"),
+    "l1_vs_l2": ("num_scales=1", "num_scales must be an integer >= 2, got 1"),
+    "label_shift": ("test_prior=1.5", "test_prior"),
+    "likelihood_vs_quality": ("sharp_bandwidth=0", "sharp_bandwidth must be finite and > 0"),
+    "linear_vae_ppca": ("latent_dims=2,64", "latent_dims"),
+    "llm_sampling": ("top_p=0.5,1.5", "top_p"),
+    "minibatch_scaling": ("batch_size=1000", "batch_size"),
+    "posterior_collapse": ("betas=4,2", "betas"),
+    "predictive_uncertainty": ("test_half_width=0.5", "test_half_width"),
+    "sgd_as_posterior": ("num_bins=31", "num_bins must be even"),
+}
+
+
+def test_bad_value_table_covers_the_registry():
+    assert sorted(BAD_VALUES) == sorted(experiments.EXPERIMENTS)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_every_experiment_rejects_a_bad_value_with_one_line_and_no_outputs(name, tmp_path,
+                                                                           capsys):
+    override, fragment = BAD_VALUES[name]
+    out = tmp_path / "r"
+    assert runner.main([name, override, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: invalid config: ")
+    assert fragment in err and override.split("=")[0] in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 def test_cli_unknown_experiment_subprocess(tmp_path):
     res = _cli("flat_vs_sharpp", cwd=tmp_path)
     assert res.returncode == 2

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import bayesjax as bj
-from experiments import runner
 from experiments import sgd_as_posterior as sp
 from experiments.common import stats
 from experiments.sgd_as_posterior import checks, sgd_law, two_modes
@@ -205,11 +204,3 @@ def test_folded_tv_passes_an_exact_sampler_and_fails_wide_modes():
 def test_config_rejects_invalid_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sp.Config(**kwargs)
-
-
-def test_cli_rejects_a_bad_value_in_one_line(tmp_path, capsys):
-    out = tmp_path / "r"
-    assert runner.main(["sgd_as_posterior", "--out", str(out), "num_bins=31"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "num_bins" in err
-    assert not out.exists() and not list(tmp_path.iterdir())
