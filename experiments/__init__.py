@@ -104,8 +104,14 @@ EXPERIMENTS = {
 }
 
 
+def cell(text: str) -> str:
+    """``text`` safe inside a markdown table cell (a literal ``|`` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
 def table() -> str:
     """The markdown table of the experiments (name, section, claim): the README's table."""
     rows = ["| name | section | the claim it reproduces |", "|---|---|---|"]
-    rows += [f"| `{name}` | {e.section} | {e.claim} |" for name, e in EXPERIMENTS.items()]
+    rows += [f"| `{name}` | {cell(e.section)} | {cell(e.claim)} |"
+             for name, e in EXPERIMENTS.items()]
     return "\n".join(rows)

@@ -24,7 +24,7 @@ import traceback
 import typing
 from pathlib import Path
 
-from experiments import EXPERIMENTS
+from experiments import EXPERIMENTS, cell
 from experiments.common import stats
 from experiments.common.claims import RunResult, jsonable
 
@@ -109,7 +109,7 @@ def _report(name: str, module, config, metrics: dict, body: str, outdir: Path, s
     for c in metrics["claims"]:
         val = json.dumps(c["value"]) if not isinstance(c["value"], str) else c["value"]
         mark = "yes" if c["passed"] else "**NO**"
-        lines.append(f"| {c['statement']} | {val} | {c['criterion']} | {mark} |")
+        lines.append(f"| {cell(c['statement'])} | {cell(val)} | {cell(c['criterion'])} | {mark} |")
     lines += ["", "## Config", "", "```json", json.dumps(dataclasses.asdict(config), indent=2),
               "```", ""]
     return "\n".join(lines)
@@ -178,7 +178,8 @@ def write_index(rows: list[tuple[str, dict | None, Path | None, str]], path: Pat
             status = f"{sum(c['passed'] for c in claims)}/{len(claims)}"
             rel = os.path.relpath(outdir / "report.md", path.parent)
             link = f"[{rel}]({rel})"
-        lines.append(f"| {name} | {entry.section} | {entry.claim} | {status} | {link} |")
+        lines.append(f"| {name} | {cell(entry.section)} | {cell(entry.claim)} | {cell(status)} "
+                     f"| {link} |")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
 

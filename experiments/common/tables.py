@@ -21,7 +21,7 @@ def fmt(v, spec: str = ".4g") -> str:
         if math.isinf(v):
             return "∞" if v > 0 else "−∞"
         return format(v, spec)
-    return str(v)
+    return str(v).replace("|", "\\|")   # a literal "|" would end the cell
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence], *,
@@ -41,7 +41,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence], *,
     specs = [floatfmt] * len(header) if isinstance(floatfmt, str) else list(floatfmt)
     if len(specs) != len(header):
         raise ValueError(f"markdown_table: {len(specs)} formats for {len(header)} columns")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(fmt(h) for h in header) + " |", "|" + "---|" * len(header)]
     for i, row in enumerate(rows):
         row = list(row)
         if len(row) != len(header):

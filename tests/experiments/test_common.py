@@ -108,6 +108,7 @@ def test_markdown_table_formats_cells_and_checks_widths():
                                                    ["x", None, 3]], floatfmt=("", ".3f", ""))
     assert t.splitlines() == ["| m | err | ok |", "|---|---|---|", "| NB | 0.123 | yes |",
                               "| LR | ∞ | **no** |", "| x | — | 3 |"]
+    assert tables.markdown_table(["p(x|y)"], [["a|b"]]).splitlines()[2] == "| a\\|b |"
     with pytest.raises(ValueError, match="row 0 has 1 cells"):
         tables.markdown_table(["a", "b"], [[1]])
 
