@@ -78,3 +78,17 @@ def finite_array(name: str, value) -> jax.Array:
                 f"first at index {first}"
             )
     return jax.numpy.asarray(arr)
+
+
+def probability_vector(name: str, p, k: int, *, owner: str = ""):
+    """Return ``p`` if it is a length-``k`` probability vector (finite, non-negative, summing to 1
+    within 1e-5); ``ValueError`` naming ``name`` otherwise. Traced values pass unchecked."""
+    if not _is_concrete(p):
+        return p
+    arr = np.asarray(p, np.float64)
+    if arr.shape != (k,) or not np.all(np.isfinite(arr)) or np.any(arr < 0) or \
+            abs(arr.sum() - 1.0) > 1e-5:
+        where = f"{owner}: " if owner else ""
+        raise ValueError(f"{where}{name} must be a probability vector of length {k} "
+                         f"(non-negative, summing to 1), got {arr.tolist()}")
+    return jax.numpy.asarray(p)

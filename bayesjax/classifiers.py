@@ -9,8 +9,8 @@ story as L1/L2: Laplace smoothing is the posterior mean of a Beta(α, α) prior,
 the posterior mode of an Inverse-Wishart prior. The class prior ``p(y)`` is the empirical class
 frequency (its maximum-likelihood estimate) unless one is given; because the model keeps ``p(y)``
 separate, a new base rate is one argument away (``predict_proba(..., class_prior=)``), and
-``adapt_prior`` / ``em_prior`` apply the same correction to any classifier's probabilities
-(Saerens, Latinne & Decaestecker 2002).
+``adapt_prior`` / ``em_prior`` (in ``bayesjax/label_shift.py``, re-exported here) apply the same
+correction to any classifier's probabilities (Saerens, Latinne & Decaestecker 2002).
 
 ``clf.fit(x, y)`` returns a NamedTuple of arrays, so fits are ``jit``- and ``vmap``-able (pass
 ``num_classes`` to the classifier when ``y`` is traced: the class count must be static). Inputs
@@ -27,14 +27,21 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bayesjax._checks import _is_concrete, finite_array, one_of, positive_int, positive_scalar
+from bayesjax._checks import (
+    _is_concrete,
+    finite_array,
+    one_of,
+    positive_int,
+    positive_scalar,
+    probability_vector,
+)
+from bayesjax.label_shift import adapt_prior, em_prior  # re-exported: bj.classifiers.adapt_prior
 
 __all__ = ["BernoulliNB", "GaussianNB", "GaussianClassifier", "InverseWishart", "adapt_prior",
            "em_prior", "BernoulliNBFit", "GaussianNBFit", "GaussianFit"]
@@ -77,17 +84,6 @@ def _inputs(x, owner: str, n: int | None = None) -> jax.Array:
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
 
 
-def _prob_vector(name: str, p, k: int, owner: str) -> jax.Array:
-    if not _is_concrete(p):
-        return p
-    arr = np.asarray(p, np.float64)
-    if arr.shape != (k,) or not np.all(np.isfinite(arr)) or np.any(arr < 0) or \
-            abs(arr.sum() - 1.0) > 1e-5:
-        raise ValueError(f"{owner}: {name} must be a probability vector of length {k} "
-                         f"(non-negative, summing to 1), got {arr.tolist()}")
-    return jnp.asarray(p)
-
-
 def _one_hot(y, k, dtype):
     return jax.nn.one_hot(y, k, dtype=dtype)
 
@@ -100,7 +96,7 @@ def _posterior(log_joint, class_prior, log_prior, owner):
     """Bayes' rule on (n, K) log joints; ``class_prior`` replaces the fitted p(y)."""
     if class_prior is not None:
         k = log_joint.shape[-1]
-        class_prior = _prob_vector("class_prior", class_prior, k, owner)
+        class_prior = probability_vector("class_prior", class_prior, k, owner=owner)
         log_joint = log_joint - log_prior[None] + jnp.log(class_prior).astype(log_joint.dtype)[None]
     return jax.nn.softmax(log_joint, axis=-1)
 
@@ -356,55 +352,3 @@ class GaussianClassifier:
     def predict_proba(self, fitted: GaussianFit, x, class_prior=None) -> jax.Array:
         return _posterior(self.log_joint(fitted, x), class_prior, fitted.log_class_prior,
                           "GaussianClassifier.predict_proba")
-
-
-# -------------------------------------------------------------------------------- label shift
-def adapt_prior(probs, train_prior, new_prior) -> jax.Array:
-    r"""Posterior probabilities under a new class prior, by Bayes' rule:
-    ``p'(k|x) ∝ p(k|x) · π'_k / π_k`` (normalised over k). Exact when only p(y) changed
-    (p(x|y) the same): it needs no retraining and works for any probabilistic classifier.
-
-    Args:
-      probs: (n, K) posterior probabilities under ``train_prior``.
-      train_prior, new_prior: (K,) probability vectors.
-    """
-    probs = finite_array("adapt_prior: probs", probs)
-    if probs.ndim != 2:
-        raise ValueError(f"adapt_prior: probs must be (n, K), got shape {tuple(probs.shape)}")
-    k = probs.shape[1]
-    train_prior = _prob_vector("train_prior", train_prior, k, "adapt_prior")
-    new_prior = _prob_vector("new_prior", new_prior, k, "adapt_prior")
-    return _adapt(probs, jnp.asarray(train_prior, probs.dtype), jnp.asarray(new_prior, probs.dtype))
-
-
-def em_prior(probs, train_prior, num_steps: int = 100) -> tuple[jax.Array, jax.Array]:
-    r"""Estimate the class prior of an unlabelled set by EM (Saerens et al. 2002).
-
-    E-step: adapt the probabilities to the current prior estimate (``adapt_prior``); M-step: the
-    new prior is their mean over the n inputs. Starts from ``train_prior``; each step cannot lower
-    the likelihood of the unlabelled inputs under the mixture ``Σ_k π'_k p(x|k)``.
-
-    Returns:
-      ``(prior, adapted_probs)``: the (K,) estimate and the (n, K) probabilities under it.
-    """
-    probs = finite_array("em_prior: probs", probs)
-    if probs.ndim != 2:
-        raise ValueError(f"em_prior: probs must be (n, K), got shape {tuple(probs.shape)}")
-    train_prior = _prob_vector("train_prior", train_prior, probs.shape[1], "em_prior")
-    num_steps = positive_int("num_steps", num_steps, owner="em_prior")
-    return _em(probs, jnp.asarray(train_prior, probs.dtype), num_steps)
-
-
-@jax.jit
-def _adapt(probs, train_prior, new_prior):
-    w = probs * (new_prior / train_prior)[None]
-    return w / jnp.sum(w, axis=1, keepdims=True)
-
-
-@functools.partial(jax.jit, static_argnames="num_steps")
-def _em(probs, train_prior, num_steps):
-    def step(prior, _):
-        return jnp.mean(_adapt(probs, train_prior, prior), axis=0), None
-
-    prior, _ = jax.lax.scan(step, train_prior, None, length=num_steps)
-    return prior, _adapt(probs, train_prior, prior)
