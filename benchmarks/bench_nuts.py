@@ -17,12 +17,18 @@ import jax
 
 import bayesjax as bj
 from benchmarks.common import row
-from experiments.bnn_posteriors import Config, regression_data, regression_posterior
+from experiments.bnn_posteriors import Config
+from experiments.bnn_posteriors.regression import regression_data, regression_posterior
 
 
 def run(quick: bool = False) -> list[dict]:
     cfg = Config()
-    post = regression_posterior(cfg, regression_data(cfg))
+    data = regression_data(cfg.seed, num_train=cfg.num_train, num_test=cfg.num_test,
+                           noise=cfg.noise, gap_half_width=cfg.gap_half_width,
+                           data_half_width=cfg.data_half_width,
+                           test_half_width=cfg.test_half_width)
+    post = regression_posterior(data, width=cfg.width, noise=cfg.noise,
+                                prior_scale=cfg.prior_scale)
     t0 = time.perf_counter()
     fit = bj.fit_map(jax.random.key(0), post, num_steps=cfg.map_steps,
                      learning_rate=cfg.map_learning_rate)
