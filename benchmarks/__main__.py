@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["bench_fit", "bench_laplace", "bench_nuts"]
+from benchmarks import BENCHMARKS
 
 
 def main(argv: list[str]) -> int:

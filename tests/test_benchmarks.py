@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-from benchmarks.__main__ import BENCHMARKS
+from benchmarks import BENCHMARKS
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
