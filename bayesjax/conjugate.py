@@ -367,8 +367,14 @@ def bayesian_linear_regression(phi, y, *, noise, prior_scale, prior_mean=None) -
     s = _scalar_or_vector("prior_scale", _positive("prior_scale", prior_scale, owner, dt), d, owner)
     m0 = _float(f"{owner}: prior_mean", 0.0 if prior_mean is None else prior_mean, dt)
     m0 = _scalar_or_vector("prior_mean", m0, d, owner)
-    sigma = jnp.asarray(noise, dt)
+    return _blr(phi, y, jnp.asarray(noise, dt), s, m0)
 
+
+@jax.jit
+def _blr(phi, y, sigma, s, m0) -> BLRPosterior:
+    """The closed form on validated arrays, compiled once per shape (op by op it costs ~1 s)."""
+    n, d = phi.shape
+    dt = phi.dtype
     resid0 = y - phi @ m0
     b = phi * (s / sigma)[None, :]                       # Φ S₀^{½} / σ
     chol = jnp.linalg.cholesky(jnp.eye(d, dtype=dt) + b.T @ b)

@@ -22,8 +22,6 @@ from experiments.common.claims import log
 
 U64 = 2.0**-53                            # unit roundoff of float64
 QUADRATURE_POINTS = 4001                  # per side, for averages over the test-input laws
-# one compile instead of op-by-op dispatch (≈1 s of CPU for the eager call)
-_blr = jax.jit(conjugate.bayesian_linear_regression, static_argnames=("noise", "prior_scale"))
 
 
 def features(x, degree: int):
@@ -108,7 +106,7 @@ def linear_part(key, *, degree: int, num_train: int, noise: float, prior_scale: 
     d, s, a, r, g = degree, prior_scale, half_width, num_replicates, grid_points
     x, w_true, y, x_own, ws_prior, keys_prior, keys_fixed = draws(key, num_train, d, r, s, noise, a)
     phi = features(x, d)
-    exact = _blr(phi, y, noise=noise, prior_scale=s)
+    exact = conjugate.bayesian_linear_regression(phi, y, noise=noise, prior_scale=s)
 
     # the library's general route: fit_map, polished by one Newton step, then bj.laplace
     post = bj.Posterior.from_apply(poly, {"w": jnp.zeros(d + 1)}, bj.likelihoods.Gaussian(noise),
