@@ -25,7 +25,7 @@ import typing
 from pathlib import Path
 
 from experiments import EXPERIMENTS, cell
-from experiments.common import stats
+from experiments.common import compile_cache, stats
 from experiments.common.claims import RunResult, jsonable
 
 RESULTS = Path("results")
@@ -191,6 +191,7 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    compile_cache.enable()  # before any JAX computation; off under pytest and when asked
     try:
         smoke, seed, out, names, overrides = False, None, None, [], []
         it = iter(argv)
