@@ -8,10 +8,9 @@ For parameters θ (a subset of the network's, flattened to a vector of length P)
   positive semi-definite and equals the exact Hessian when f is linear in θ.
 - **Hessian**: ``H = -∇² log p(D|θ)``, exact, possibly indefinite away from a minimum.
 - **diag**: the diagonal of the GGN, never a P × P matrix.
-- **KFAC**: for every ``flax.nnx.Linear`` layer, with ``ā_n`` its input (and a 1 for the bias) and
-  ``B_n = ∂f_n/∂s_n`` the Jacobian of the outputs with respect to its pre-activations,
-  ``H_layer ≈ A ⊗ G``, ``A = Σ_n ā_n ā_nᵀ``, ``G = (1/N) Σ_n B_nᵀ Λ_n B_n`` (Martens & Grosse 2015).
-  Exact for one example, or for one dense layer with a Gaussian likelihood.
+- **KFAC** (``bayesjax.kfac``): per ``flax.nnx.Linear`` layer ``H_layer ≈ A ⊗ G`` from the layer's
+  inputs and the output Jacobians of its pre-activations (Martens & Grosse 2015); the same taps give
+  the exact GGN diagonal of dense layers without per-example Jacobians.
 
 Everything is summed over data in chunks inside one ``lax.scan``, so the memory is
 ``chunk × K × P`` for the Jacobians, never ``N × K × P``.
@@ -30,7 +29,7 @@ from jax.flatten_util import ravel_pytree
 from bayesjax._checks import positive_int
 from bayesjax.priors import param_paths
 
-_JAC_BUDGET = 1 << 22  # floats per chunk of per-example Jacobians (16 MiB in float32)
+_JAC_BUDGET = 1 << 24  # floats per chunk of per-example Jacobians (64 MiB in float32)
 
 
 class FlatView(NamedTuple):
@@ -106,32 +105,66 @@ def _chunks(x, chunk: int):
 
 
 def _chunk_size(n: int, k: int, p: int) -> int:
-    return int(max(1, min(n, _JAC_BUDGET // max(1, k * p))))
+    """Examples per chunk: within the budget, and as even as possible (no chunk of padding)."""
+    most = int(max(1, min(n, _JAC_BUDGET // max(1, k * p))))
+    return -(-n // -(-n // most))
+
+
+_OUTPUT_DIMS: dict = {}
 
 
 def output_dim(post, params) -> int:
-    return int(np.prod(jax.eval_shape(post.apply_fn, params, post.x[:1]).shape))
+    """K, the number of outputs per example (cached: ``eval_shape`` costs a trace)."""
+    leaves, treedef = jax.tree.flatten(params)
+    key = (post.apply_fn, treedef, tuple((np.shape(a), jnp.result_type(a)) for a in leaves),
+           tuple(post.x.shape[1:]), post.x.dtype)
+    if key not in _OUTPUT_DIMS:
+        _OUTPUT_DIMS[key] = int(np.prod(jax.eval_shape(post.apply_fn, params, post.x[:1]).shape))
+    return _OUTPUT_DIMS[key]
+
+
+def _factor_rows(post, params, view, theta, xc):
+    """``G_n = M_nᵀ J_n / √T`` (C, K, P) for a chunk of inputs, with ``M_n M_nᵀ = Λ_n``: K
+    vector-Jacobian products per example (one backward pass each), batched over the chunk."""
+    f = _single_output(post, params, view)
+
+    def one(xn):
+        out, vjp = jax.vjp(lambda t: f(t, xn), theta)
+        m = post.likelihood.output_precision_sqrt(out)
+        return jax.vmap(lambda v: vjp(v)[0])(m.T)               # row k: M[:, k]ᵀ J
+
+    return jax.vmap(one)(xc) / jnp.sqrt(jnp.asarray(post.temperature, theta.dtype))
 
 
 def ggn(post, params, view: FlatView, diagonal: bool) -> jax.Array:
-    """``Σ_n J_nᵀ Λ_n J_n / T`` (P × P), or only its diagonal (P,)."""
-    f = _single_output(post, params, view)
+    """``Σ_n J_nᵀ Λ_n J_n / T`` (P × P), or only its diagonal (P,), as the Gram matrix of the
+    factor rows ``G_n = M_nᵀ J_n`` (``Λ_n = M_n M_nᵀ``): one matrix product per chunk of data."""
     theta = view.flatten(params)
     k = output_dim(post, params)
     xs, masks = _chunks(post.x, _chunk_size(post.num_data, k, view.size))
 
     def body(acc, batch):
         xc, mc = batch
-        jac = jax.vmap(jax.jacrev(f), in_axes=(None, 0))(theta, xc)          # (C, K, P)
-        lam = jax.vmap(post.likelihood.output_precision)(jax.vmap(f, (None, 0))(theta, xc))
-        lam = lam * mc[:, None, None]
-        if diagonal:
-            return acc + jnp.einsum("ckp,ckl,clp->p", jac, lam, jac), None
-        return acc + jnp.einsum("ckp,ckl,clq->pq", jac, lam, jac), None
+        g = _factor_rows(post, params, view, theta, xc) * mc[:, None, None].astype(theta.dtype)
+        g = g.reshape(-1, view.size)                             # (C K, P)
+        if diagonal:   # a product with ones: XLA's CPU reduction over a leading axis is ~20× slower
+            return acc + jnp.ones(g.shape[0], g.dtype) @ jnp.square(g), None
+        return acc + g.T @ g, None
 
     init = jnp.zeros((view.size,) if diagonal else (view.size, view.size), theta.dtype)
     acc, _ = jax.lax.scan(body, init, (xs, masks))
-    return acc / post.temperature
+    return acc
+
+
+def ggn_factor(post, params, view: FlatView) -> jax.Array:
+    """The (N K, P) factor ``G`` with ``GᵀG = ggn(...)``: rows ``M_nᵀ J_n / √T``. Worth forming when
+    N K < P (then ``GᵀG`` has rank ≤ N K and its nonzero spectrum is that of ``G``)."""
+    theta = view.flatten(params)
+    k = output_dim(post, params)
+    chunk = _chunk_size(post.num_data, k, view.size)
+    xs, _ = _chunks(post.x, chunk)
+    g = jax.lax.map(lambda xc: _factor_rows(post, params, view, theta, xc), xs)
+    return g.reshape(-1, view.size)[:post.num_data * k]
 
 
 def hessian(post, params, view: FlatView) -> jax.Array:
@@ -149,134 +182,6 @@ def jacobian(post, params, view: FlatView, x) -> tuple[jax.Array, jax.Array]:
     jac = jax.lax.map(lambda xn: jax.jacrev(f)(theta, xn), x,
                       batch_size=_chunk_size(x.shape[0], out.shape[1], view.size))
     return out, jac
-
-
-# ----------------------------------------------------------------------------------------- KFAC
-class KFACLayer(NamedTuple):
-    """Index map of one dense layer: ``theta[index]`` is its (in [+1], out) matrix ``[W; b]``."""
-
-    path: str
-    index: np.ndarray      # (in + bias, out) positions in the flat vector
-    has_bias: bool
-
-
-_TAPS: dict = {}
-
-
-def _tap_class():
-    from flax import nnx
-
-    class _TapLinear(nnx.Linear):
-        """``nnx.Linear`` that records its input and adds a (zero) perturbation to its output, so
-        that the gradient with respect to the perturbation is ``∂f/∂s`` (pre-activations)."""
-
-        def __call__(self, x):
-            rec = _TAPS[id(self)]
-            if rec["input"] is not None:
-                raise ValueError(f"laplace(structure='kfac'): layer {rec['path']!r} is applied "
-                                 "more than once per example; KFAC needs one use per layer")
-            rec["input"] = x
-            s = nnx.Linear.__call__(self, x)
-            return s + jnp.reshape(rec["eps"], s.shape)
-
-    return _TapLinear
-
-
-def kfac_layers(post, params, view: FlatView) -> list[KFACLayer]:
-    """The dense layers of an nnx model and where their weights sit in the flat vector."""
-    from flax import nnx
-
-    from bayesjax.posterior import _NNXApply
-
-    if not isinstance(post.apply_fn, _NNXApply):
-        raise ValueError("laplace(structure='kfac') needs a Posterior built from a flax.nnx.Module "
-                         "(KFAC reads its nnx.Linear layers); use 'diag' or 'full' for from_apply")
-    model = nnx.merge(post.apply_fn.graphdef, params, post.apply_fn.rest)
-    where = {p: (off, shape) for p, off, shape in zip(view.paths, view.offsets, view.shapes,
-                                                      strict=True)}
-    layers, covered = [], set()
-    for path, m in nnx.iter_modules(model):
-        if type(m) is not nnx.Linear:
-            continue
-        name = ".".join(str(p) for p in path)
-        kpath = f"{name}.kernel" if name else "kernel"
-        bpath = f"{name}.bias" if name else "bias"
-        if kpath not in where:
-            continue
-        (koff, (n_in, n_out)) = where[kpath]
-        index = koff + np.arange(n_in * n_out).reshape(n_in, n_out)
-        has_bias = bpath in where
-        if has_bias:
-            index = np.vstack([index, where[bpath][0] + np.arange(n_out)[None, :]])
-            covered.add(bpath)
-        covered.add(kpath)
-        layers.append(KFACLayer(name, index, has_bias))
-    missing = [p for p in view.paths if p not in covered]
-    if missing:
-        raise ValueError(f"laplace(structure='kfac'): parameters {missing} are not the kernel or "
-                         "bias of an nnx.Linear layer; use structure='diag' or 'full'")
-    return layers
-
-
-def _tapped_forward(post, params, layers, xn, eps):
-    """One example through the model with taps: returns (outputs (K,), inputs per layer)."""
-    from flax import nnx
-
-    model = nnx.merge(post.apply_fn.graphdef, params, post.apply_fn.rest)
-    by_name = {".".join(str(p) for p in path): m for path, m in nnx.iter_modules(model)}
-    tap = _tap_class()
-    mods = [by_name[layer.path] for layer in layers]
-    try:
-        for layer, m, e in zip(layers, mods, eps, strict=True):
-            _TAPS[id(m)] = {"input": None, "eps": e, "path": layer.path}
-            m.__class__ = tap
-        out = jnp.reshape(model(xn[None]), (-1,))
-        inputs = []
-        for layer, m in zip(layers, mods, strict=True):
-            a = _TAPS[id(m)]["input"]
-            if a is None or a.size != np.shape(layer.index)[0] - layer.has_bias:
-                raise ValueError(f"laplace(structure='kfac'): layer {layer.path!r} must see one "
-                                 "input vector per example")
-            a = jnp.reshape(a, (-1,))
-            inputs.append(jnp.concatenate([a, jnp.ones((1,), a.dtype)]) if layer.has_bias else a)
-    finally:
-        for m in mods:
-            _TAPS.pop(id(m), None)
-            m.__class__ = nnx.Linear
-    return out, inputs
-
-
-def kfac_taps(post, params, layers, xn):
-    """For one example: outputs f (K,), per layer ā (in[+1],) and B = ∂f/∂s (K, out)."""
-    eps = [jnp.zeros((np.shape(layer.index)[1],), post.x.dtype if jnp.issubdtype(post.x.dtype,
-                     jnp.floating) else jnp.float32) for layer in layers]
-    fwd = lambda e: _tapped_forward(post, params, layers, xn, e)
-    out, inputs = fwd(eps)
-    bs = jax.jacrev(lambda e: fwd(e)[0])(eps)
-    return out, inputs, bs
-
-
-def kfac_factors(post, params, layers) -> list[tuple[jax.Array, jax.Array]]:
-    """``[(A, G)]`` per layer: ``A = Σ ā āᵀ``, ``G = Σ Bᵀ Λ B / (N T)``."""
-    k = output_dim(post, params)
-    width = max(max(np.shape(layer.index)) for layer in layers)
-    xs, masks = _chunks(post.x, _chunk_size(post.num_data, k, width * width))
-
-    def body(acc, batch):
-        xc, mc = batch
-        out, inputs, bs = jax.vmap(lambda xn: kfac_taps(post, params, layers, xn))(xc)
-        lam = jax.vmap(post.likelihood.output_precision)(out) * mc[:, None, None]
-        new = []
-        for (a_acc, g_acc), a, b in zip(acc, inputs, bs, strict=True):
-            new.append((a_acc + jnp.einsum("c,ci,cj->ij", mc, a, a),
-                        g_acc + jnp.einsum("cko,ckl,clp->op", b, lam, b)))
-        return new, None
-
-    dtype = jnp.result_type(float)
-    init = [(jnp.zeros((np.shape(lay.index)[0],) * 2, dtype),
-             jnp.zeros((np.shape(lay.index)[1],) * 2, dtype)) for lay in layers]
-    acc, _ = jax.lax.scan(body, init, (xs, masks))
-    return [(a, g / (post.num_data * post.temperature)) for a, g in acc]
 
 
 # --------------------------------------------------------------------------- top Hessian eigenpair

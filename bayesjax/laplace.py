@@ -18,11 +18,13 @@ work if ``H`` is positive definite there, the evidence needs ``prior_precision=`
 prior is refused: its log density has zero curvature away from its mean and a kink at it, so a
 second-order expansion says nothing about it and the evidence would be meaningless.
 
-Cheap re-evaluation: for ``full`` the curvature is eigendecomposed once, ``H = V diag(λ) Vᵀ``, so a
-new scalar prior precision ``c`` costs O(P): ``log det P = Σ log(λᵢ + c)``; for ``kfac`` the same
-holds with the eigenvalues ``αᵢ γⱼ`` of each ``A ⊗ G`` block; for ``diag`` it is O(P) anyway.
-The evidence as a function of that scalar (grid, optimisation) is ``bayesjax.evidence``;
-``optimize_prior_precision`` is re-exported here.
+Cheap re-evaluation: a new scalar prior precision ``c`` costs O(P) given the curvature's eigenvalues
+``λᵢ``: ``log det P = Σ log(λᵢ + c)``. For ``diag`` they are the diagonal; for ``kfac`` the products
+``αᵢ γⱼ`` of each ``A ⊗ G`` block's factor eigenvalues; for ``full`` the build factorises ``P`` by
+Cholesky only (one evidence needs no more) and the eigenvalues come from the low-rank factor or one
+``eigvalsh`` per grid or optimiser call (``bayesjax.full_curvature``, which also explains how the
+float32 log-det stays within a millinat of float64). The evidence as a function of that scalar
+(grid, optimisation) is ``bayesjax.evidence``; ``optimize_prior_precision`` is re-exported here.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from jax.tree_util import register_pytree_node_class
 
 from bayesjax import curvature as _curv
 from bayesjax import evidence as _evidence
+from bayesjax import full_curvature as _full
+from bayesjax import kfac as _kf
 from bayesjax import likelihoods as _lik
 from bayesjax import predictive as _pred
 from bayesjax import priors as _priors
@@ -51,8 +55,11 @@ CURVATURES = ("ggn", "hessian")
 SUBSETS = ("all", "last_layer")
 
 _ggn = jax.jit(_curv.ggn, static_argnames=("view", "diagonal"))
-_hessian = jax.jit(_curv.hessian, static_argnames=("view",))
-_kfac = jax.jit(_curv.kfac_factors, static_argnames=("layers",))
+_kfac = jax.jit(_kf.kfac_curvature, static_argnames=("layers",))
+_linear_diag = jax.jit(_kf.linear_diag, static_argnames=("view",))
+
+
+_flatten = jax.jit(lambda view, params: view.flatten(params), static_argnums=0)
 
 
 def _prior_vectors(post: Posterior, params, view: _curv.FlatView):
@@ -94,7 +101,7 @@ class LaplaceResult:
                  view, structure, curvature, layers):
         self.post, self.mean, self.theta = post, mean, theta
         self.prior_precision, self.prior_mean = prior_precision, prior_mean
-        self.curv = curv                      # full: (λ, V); diag: h; kfac: [(α, Qa, γ, Qg)]
+        self.curv = curv                      # full: FullCurvature; diag: h; kfac: [(α, Qa, γ, Qg)]
         self.noise_scale = noise_scale        # multiplies the curvature (σ_fit² / σ²)
         self.view, self.structure, self.curvature, self.layers = view, structure, curvature, layers
 
@@ -113,6 +120,9 @@ class LaplaceResult:
                       curv=self.curv, noise_scale=self.noise_scale, view=self.view,
                       structure=self.structure, curvature=self.curvature, layers=self.layers)
         fields.update(kw)
+        if self.structure == "full" and ("prior_precision" in kw or "noise_scale" in kw):
+            # the cached factorisation belongs to the old prior and noise
+            fields["curv"] = fields["curv"]._replace(chol=None, logdet=None)
         return LaplaceResult(**fields)
 
     @property
@@ -144,38 +154,67 @@ class LaplaceResult:
             if p0.shape != self.theta.shape:
                 raise ValueError(f"prior_precision must be a scalar or have shape "
                                  f"({self.num_params},), got {p0.shape}")
-        if not isinstance(p0, jax.core.Tracer) and bool(jnp.all(p0 == p0[0])):
-            return p0, p0[0]
+        if not isinstance(p0, jax.core.Tracer):
+            host = np.asarray(p0)                 # one copy, no device dispatches
+            if (host == host[0]).all():
+                return p0, host[0]
         return p0, None
 
     def _kfac_blocks(self, p0):
-        out = []
-        for layer, (alpha, qa, gamma, qg) in zip(self.layers, self.curv, strict=True):
-            c = p0[np.asarray(layer.index)]
-            if not isinstance(c, jax.core.Tracer) and not bool(jnp.all(c == c.reshape(-1)[0])):
-                raise ValueError(f"laplace(structure='kfac'): the prior precision must be one "
-                                 f"number per layer (kernel and bias alike); layer {layer.path!r} "
-                                 "has several")
-            lam = self.noise_scale * jnp.outer(alpha, gamma) + c.reshape(-1)[0]
-            out.append((lam, qa, qg))
-        return out
+        """``[(λ, Q_A, Q_G)]`` per block: ``λ = s·αγᵀ + c``, the eigenvalues of its precision."""
+        return _kf.block_eigenvalues(self.layers, self.curv, self.noise_scale, p0)
+
+    def _curvature_eigenvalues(self):
+        """Eigenvalues of the likelihood curvature before the noise rescaling (P,): the O(P)
+        ingredient of the prior grid and the evidence optimiser."""
+        if self.structure == "diag":
+            return self.curv
+        if self.structure == "kfac":
+            return jnp.concatenate([jnp.outer(alpha, gamma).reshape(-1)
+                                    for alpha, _, gamma, _ in self.curv])
+        return _full.eigenvalues(self.curv, psd=self.curvature == "ggn")
 
     def _eig_posterior(self, p0, c):
-        """Eigenvalues of the posterior precision (for logdet and the definiteness check)."""
+        """Eigenvalues of the posterior precision (diag and kfac; for logdet and definiteness)."""
         s = self.noise_scale
         if self.structure == "diag":
             return s * self.curv + p0
         if self.structure == "kfac":
             return jnp.concatenate([lam.reshape(-1) for lam, _, _ in self._kfac_blocks(p0)])
-        lam, vec = self.curv
         if c is not None:
-            return s * lam + c
-        return jnp.linalg.eigvalsh((vec * (s * lam)[None, :]) @ vec.T + jnp.diag(p0))
+            return s * self._curvature_eigenvalues() + c
+        raise ValueError("_eig_posterior: a full curvature with a non-uniform prior has no O(P) "
+                         "eigenvalues; use _full_factor")
+
+    def _full_factor(self, p0, what: str) -> _full.FullCurvature:
+        """The full curvature factorised at prior ``p0`` (the cached one when it is this result's
+        own prior); raises if the posterior precision is not positive definite."""
+        fc = self.curv
+        if p0 is not self.prior_precision or fc.chol is None:
+            proper = not isinstance(p0, jax.core.Tracer) and bool(jnp.all(p0 > 0))
+            fc = _full.factorise(self.post, self.mean, self.view, fc.h, fc.factor, fc.eig, p0,
+                                 self.noise_scale, proper, self._refinable)
+        if not isinstance(fc.logdet, jax.core.Tracer) and not np.isfinite(float(fc.logdet)):
+            self._check_pd(jnp.linalg.eigvalsh(self.noise_scale * fc.h + jnp.diag(p0)), what)
+        return fc
+
+    @property
+    def _refinable(self) -> bool:
+        """A full GGN Gram matrix (not low-rank, not clipped): its log-det is refined from the data."""
+        return (self.structure == "full" and self.curvature == "ggn" and self.curv.factor is None
+                and self.curv.eig is None)
+
+    def _assert_pd(self, what: str):
+        p0, c = self._prec(None)
+        if self.structure == "full":
+            self._full_factor(p0, what)
+        else:
+            self._check_pd(_sum_log_and_min(self._eig_posterior(p0, c))[1], what)
 
     def _check_pd(self, eig, what: str):
         if isinstance(eig, jax.core.Tracer):
             return
-        smallest = float(jnp.min(eig))
+        smallest = float(np.min(np.asarray(eig)))
         if not smallest > 0:
             raise ValueError(
                 f"laplace: the posterior precision {what} is not positive definite (smallest "
@@ -185,15 +224,19 @@ class LaplaceResult:
 
     def _logdet(self, prior_precision=None, what="at the posterior's prior"):
         p0, c = self._prec(prior_precision)
-        eig = self._eig_posterior(p0, c)
-        self._check_pd(eig, what)
-        return jnp.sum(jnp.log(eig)), p0
+        if self.structure == "full":
+            if c is None or self.curv.eig is None or prior_precision is None:
+                return self._full_factor(p0, what).logdet, p0
+            # a uniform prior and known eigenvalues (low-rank route): O(P) and accurate
+        logdet, smallest = _sum_log_and_min(self._eig_posterior(p0, c))
+        self._check_pd(smallest, what)
+        return logdet, p0
 
     # ----------------------------------------------------------------- evidence and mass
     def _log_lik(self, noise):
         lik = self.post.likelihood
         if noise is None:
-            return self.post.log_likelihood(self.mean) / self.post.temperature, 1.0
+            return _tempered_log_lik(self.post, self.mean), 1.0
         if not isinstance(lik, _lik.Gaussian):
             raise ValueError("log_marginal_likelihood: noise= applies to a Gaussian likelihood")
         new = _lik.Gaussian(noise)
@@ -211,27 +254,28 @@ class LaplaceResult:
             ``σ_old²/σ²``, exact for the GGN and the Hessian of a Gaussian likelihood.
         """
         ll, ratio = self._log_lik(noise)
-        lap = self if ratio == 1.0 else self._replace(noise_scale=self.noise_scale * ratio)
+        lap = self if ratio == 1.0 else self._replace(
+            post=self.post.replace(likelihood=_lik.Gaussian(noise)),
+            noise_scale=self.noise_scale * ratio)   # noise_scale·H is the GGN of lap.post
         p0, _ = lap._prec(prior_precision)
-        if not isinstance(p0, jax.core.Tracer) and not bool(jnp.all(p0 > 0)):
+        if not isinstance(p0, jax.core.Tracer) and not (host := np.asarray(p0) > 0).all():
             flat = [p for p, off, shape in zip(self.view.paths, self.view.offsets,
                                                 self.view.shapes, strict=True)
-                    if not bool(jnp.all(p0[off:off + int(np.prod(shape))] > 0))]
+                    if not host[off:off + int(np.prod(shape))].all()]
             raise ValueError(f"log_marginal_likelihood: the prior of {flat} is flat (precision 0),"
                              " so the evidence is undefined; pass prior_precision > 0")
         logdet, _ = lap._logdet(prior_precision, "at this prior precision")
-        d = self.theta - self.prior_mean
-        return ll - 0.5 * jnp.sum(p0 * d * d) - 0.5 * (logdet - jnp.sum(jnp.log(p0)))
+        return _evidence_from(ll, p0, self.theta, self.prior_mean, logdet)
 
     def log_marginal_likelihood_grid(self, prior_precisions) -> jax.Array:
         """``log_marginal_likelihood(c)`` for each scalar ``c`` of a 1-D array, O(P) each."""
         cs = jnp.asarray(prior_precisions, self.theta.dtype)
         if cs.ndim != 1 or not bool(jnp.all(cs > 0)):
             raise ValueError("prior_precisions must be a 1-D array of positive numbers")
-        for c in (jnp.min(cs), jnp.max(cs)):  # definiteness is monotone in c
-            self._check_pd(self._eig_posterior(jnp.full_like(self.theta, c), c),
-                           f"at prior precision {float(c):.4g}")
-        return _evidence.evidence_grid(self, cs)
+        values, smallest = _evidence.evidence_grid(self, cs)
+        c = jnp.min(cs)                      # definiteness is monotone in c
+        self._check_pd(smallest + c, f"at prior precision {float(c):.4g}")
+        return values
 
     @property
     def log_basin_mass(self) -> jax.Array:
@@ -252,8 +296,7 @@ class LaplaceResult:
         if self.structure == "diag":
             return self.noise_scale * self.curv + p0
         if self.structure == "full":
-            lam, vec = self.curv
-            return (vec * (self.noise_scale * lam)[None, :]) @ vec.T + jnp.diag(p0)
+            return self.noise_scale * self.curv.h + jnp.diag(p0)
         raise ValueError("posterior_precision: KFAC keeps only its factors (use structure='full')")
 
     # ----------------------------------------------------------------- sampling, predictive
@@ -263,27 +306,22 @@ class LaplaceResult:
         if self.structure == "diag":
             return z * ((s * self.curv + p0) ** power)[:, None]
         if self.structure == "full":
-            lam, vec = self.curv
-            if c is not None:
-                return vec @ (((s * lam + c) ** power)[:, None] * (vec.T @ z))
-            prec = (vec * (s * lam)[None, :]) @ vec.T + jnp.diag(p0)
-            chol = jnp.linalg.cholesky(prec)
+            chol = self._full_factor(p0, "at the posterior's prior").chol
             if power == -1:
                 return jax.scipy.linalg.cho_solve((chol, True), z)
             return jax.scipy.linalg.solve_triangular(chol.T, z, lower=False)
         out = jnp.zeros_like(z)
         for layer, (lam, qa, qg) in zip(self.layers, self._kfac_blocks(p0), strict=True):
-            idx = np.asarray(layer.index)
-            zl = z[idx]                                           # (in, out, S)
+            zl = layer.take(z)                                    # (rows, out, S)
             rot = jnp.einsum("ia,ios,ob->abs", qa, zl, qg) * (lam ** power)[..., None]
-            out = out.at[idx].set(jnp.einsum("ia,abs,ob->ios", qa, rot, qg))
+            out = layer.put(out, jnp.einsum("ia,abs,ob->ios", qa, rot, qg))
         return out
 
     def sample(self, key, num_samples: int):
         """``num_samples`` parameter pytrees from ``N(θ*, P⁻¹)``, stacked on a leading axis."""
         num_samples = positive_int("num_samples", num_samples, owner="LaplaceResult.sample")
         p0, c = self._prec(None)
-        self._check_pd(self._eig_posterior(p0, c), "at the posterior's prior")
+        self._assert_pd("at the posterior's prior")
         z = jax.random.normal(key, (self.num_params, num_samples), self.theta.dtype)
         thetas = self.theta[:, None] + self._scaled(z, p0, c, -0.5)
         return jax.vmap(lambda t: self.view.unflatten(t, self.mean), in_axes=1)(thetas)
@@ -307,7 +345,7 @@ class LaplaceResult:
             outs = jax.vmap(lambda p: self.post.apply_fn(p, x))(params)
             return _pred.from_samples(self.post.likelihood, outs)
         p0, c = self._prec(None)
-        self._check_pd(self._eig_posterior(p0, c), "at the posterior's prior")
+        self._assert_pd("at the posterior's prior")
         if self.structure == "kfac":
             out, var = _kfac_glm_var(self, x, p0)
         else:
@@ -318,9 +356,24 @@ class LaplaceResult:
         return _pred.from_moments(self.post.likelihood, out, var, out_shape)
 
 
+@jax.jit
+def _tempered_log_lik(post, params):
+    return post.log_likelihood(params) / post.temperature
+
+
+@jax.jit
+def _sum_log_and_min(eig):
+    return jnp.sum(jnp.log(eig)), jnp.min(eig)
+
+
+@jax.jit
+def _evidence_from(ll, p0, theta, m0, logdet):
+    d = theta - m0
+    return ll - 0.5 * jnp.sum(p0 * d * d) - 0.5 * (logdet - jnp.sum(jnp.log(p0)))
+
+
 def _kfac_glm_var(lap: LaplaceResult, x, p0):
-    layers = lap.layers
-    out, inputs, bs = jax.vmap(lambda xn: _curv.kfac_taps(lap.post, lap.mean, layers, xn))(x)
+    out, inputs, bs = _kf.dense_taps(lap.post, lap.mean, lap.layers, x)
     var = jnp.zeros(out.shape, out.dtype)
     for a, b, (lam, qa, qg) in zip(inputs, bs, lap._kfac_blocks(p0), strict=True):
         u2 = jnp.square(a @ qa)                     # (M, in)
@@ -332,7 +385,7 @@ def _kfac_glm_var(lap: LaplaceResult, x, p0):
 
 def laplace(post: Posterior, params=None, *, structure: str = "full", curvature: str = "ggn",
             subset: str = "all", last_layer: str | None = None,
-            clip: bool = False) -> LaplaceResult:
+            clip: bool = False, kfac_bias: str = "joint") -> LaplaceResult:
     """Laplace approximation of ``post`` at a mode ``params`` (e.g. ``fit_map(...).params``).
 
     Args:
@@ -346,6 +399,9 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
       clip: clip negative eigenvalues of the likelihood curvature to 0 (``full`` only), with a
         warning. Without it an indefinite posterior precision raises ``ValueError`` naming the
         smallest eigenvalue.
+      kfac_bias: ``"joint"`` (one Kronecker block per layer over ``[W; b]``) or ``"separate"``
+        (laplace-torch's ``Kron``: a kernel block and a bias block); ``kfac`` only
+        (``bayesjax.kfac``, with how close each is to the GGN).
 
     Returns:
       ``LaplaceResult``: ``log_marginal_likelihood(prior_precision=None, noise=None)``,
@@ -354,8 +410,11 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     if not isinstance(post, Posterior):
         raise TypeError(f"laplace: post must be a bayesjax.Posterior, got {type(post).__name__}")
     for name, value, valid in (("structure", structure, STRUCTURES),
-                               ("curvature", curvature, CURVATURES), ("subset", subset, SUBSETS)):
+                               ("curvature", curvature, CURVATURES), ("subset", subset, SUBSETS),
+                               ("kfac_bias", kfac_bias, _kf.BIAS_CONVENTIONS)):
         one_of(name, value, valid, owner="laplace")
+    if kfac_bias != "joint" and structure != "kfac":
+        raise ValueError(f"laplace: kfac_bias={kfac_bias!r} applies to structure='kfac'")
     if curvature == "hessian" and structure != "full":
         raise ValueError(f"laplace: curvature='hessian' needs structure='full' (the exact Hessian "
                          f"has no {structure} form here); use curvature='ggn'")
@@ -364,35 +423,29 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     params = post.check_params(params, name="params", owner="laplace")
     view = _curv.make_view(params, subset, last_layer)
     p0, m0 = _prior_vectors(post, params, view)
-    theta = view.flatten(params)
+    theta = _flatten(view, params)
     layers = ()
     if structure == "full":
-        h = _ggn(post, params, view, False) if curvature == "ggn" else _hessian(post, params, view)
-        lam, vec = jnp.linalg.eigh(0.5 * (h + h.T))
-        if curvature == "ggn":
-            # the GGN is PSD by construction: negative eigenvalues are round-off, of the order of
-            # eps * max(λ) (float32: 1e-7 * max(λ); use float64 for priors weaker than that)
-            lam = jnp.maximum(lam, 0.0)
-        if clip and bool(jnp.any(lam < 0)):
-            warnings.warn(f"laplace: clipped {int(jnp.sum(lam < 0))} negative curvature "
-                          f"eigenvalue(s) to 0 (smallest {float(lam.min()):.4g})", RuntimeWarning,
-                          stacklevel=2)
-            lam = jnp.maximum(lam, 0.0)
-        curv = (lam, vec)
+        proper = bool(jnp.all(p0 > 0))
+        curv = _full.build(post, params, view, curvature, p0,
+                           _full.low_rank(post, params, view, curvature), proper)
+        if clip:
+            lam, vec = jnp.linalg.eigh(curv.h)
+            if bool(jnp.any(lam < 0)):
+                warnings.warn(f"laplace: clipped {int(jnp.sum(lam < 0))} negative curvature "
+                              f"eigenvalue(s) to 0 (smallest {float(lam.min()):.4g})",
+                              RuntimeWarning, stacklevel=2)
+                lam = jnp.maximum(lam, 0.0)
+                curv = _full.factorise(post, params, view, (vec * lam[None, :]) @ vec.T, None,
+                                       lam, p0, jnp.ones((), lam.dtype), proper, False)
     elif structure == "diag":
-        curv = _ggn(post, params, view, True)
+        # exact either way; for nnx.Linear layers from their taps, without per-example Jacobians
+        fast = _kf.dense_layers(post, params, view) is not None
+        curv = _linear_diag(post, params, view) if fast else _ggn(post, params, view, True)
     else:
-        layers = tuple(_curv.KFACLayer(layer.path, tuple(map(tuple, layer.index)),
-                                       layer.has_bias)
-                       for layer in _curv.kfac_layers(post, params, view))
-        curv = []
-        for a, g in _kfac(post, params, layers):
-            alpha, qa = jnp.linalg.eigh(a)
-            gamma, qg = jnp.linalg.eigh(g)
-            # the factors are PSD; round-off can leave tiny negative eigenvalues
-            curv.append((jnp.maximum(alpha, 0.0), qa, jnp.maximum(gamma, 0.0), qg))
+        layers = _kf.kfac_layers(post, params, view, kfac_bias)
+        curv = _kfac(post, params, layers)       # factors and their eigendecompositions, one jit
     lap = LaplaceResult(post, params, theta, p0, m0, curv, jnp.ones((), theta.dtype), view,
                         structure, curvature, layers)
-    p0v, c = lap._prec(None)
-    lap._check_pd(lap._eig_posterior(p0v, c), "at the posterior's prior")
+    lap._assert_pd("at the posterior's prior")
     return lap

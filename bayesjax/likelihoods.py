@@ -67,6 +67,13 @@ class Likelihood(Fields):
         (K, K) matrix of the generalised Gauss-Newton ``Σ Jᵀ Λ J`` (it does not depend on y)."""
         raise NotImplementedError
 
+    def output_precision_sqrt(self, f) -> jax.Array:
+        """A (K, K) square root ``M`` with ``M Mᵀ = output_precision(f)``, so that the GGN is the Gram
+        matrix ``Σ (Mᵀ J)ᵀ (Mᵀ J)`` of ``Mᵀ J`` (computed as K vector-Jacobian products). Default:
+        from the eigendecomposition; the likelihoods below give it in closed form."""
+        w, u = jnp.linalg.eigh(self.output_precision(f))
+        return u * jnp.sqrt(jnp.maximum(w, 0.0))[None, :]
+
     def check_outputs(self, out_shape: tuple, y: np.ndarray) -> None:
         """Raise ``ValueError`` if outputs of ``out_shape`` cannot be compared with targets ``y``."""
         _squeeze_axis(tuple(out_shape), tuple(np.shape(y)), type(self).__name__)
@@ -96,6 +103,9 @@ class Gaussian(Likelihood):
     def output_precision(self, f):
         return jnp.eye(f.shape[-1], dtype=f.dtype) / jnp.square(self.noise)
 
+    def output_precision_sqrt(self, f):
+        return jnp.eye(f.shape[-1], dtype=f.dtype) / self.noise
+
     def check_targets(self, y):
         if not np.issubdtype(np.asarray(y).dtype, np.floating):
             raise ValueError(
@@ -117,6 +127,9 @@ class Bernoulli(Likelihood):
     def output_precision(self, f):
         p = jax.nn.sigmoid(f)
         return jnp.diag(p * (1.0 - p))
+
+    def output_precision_sqrt(self, f):
+        return jnp.diag(jnp.sqrt(jax.nn.sigmoid(f) * jax.nn.sigmoid(-f)))
 
     def check_targets(self, y):
         y = np.asarray(y)
@@ -143,6 +156,11 @@ class Categorical(Likelihood):
     def output_precision(self, f):
         p = jax.nn.softmax(f, axis=-1)
         return jnp.diag(p) - p[:, None] * p[None, :]
+
+    def output_precision_sqrt(self, f):
+        # diag(p) − ppᵀ = M Mᵀ with M = diag(√p)(I − √p √pᵀ), since |√p| = 1
+        s = jnp.sqrt(jax.nn.softmax(f, axis=-1))
+        return s[:, None] * (jnp.eye(f.shape[-1], dtype=f.dtype) - s[:, None] * s[None, :])
 
     def check_targets(self, y):
         y = np.asarray(y)

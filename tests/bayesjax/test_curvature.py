@@ -1,12 +1,11 @@
 """Curvature against explicit autodiff references, in float64: the GGN is Σ JᵀΛJ with Λ the Hessian
-of the per-example negative log-likelihood in the outputs, the Hessian is jax.hessian of −log_joint
-less the prior's, and KFAC's A ⊗ G is the exact GGN block where the Kronecker form is exact."""
+of the per-example negative log-likelihood in the outputs, and the Hessian is jax.hessian of
+−log_joint less the prior's (KFAC: tests/bayesjax/test_kfac.py)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from flax import nnx
 
 import bayesjax as bj
 from bayesjax import curvature
@@ -94,40 +93,6 @@ def test_jacobian_equals_jacfwd(x64):
     np.testing.assert_allclose(out, mlp(post.params, X[:4]), rtol=1e-13)
     ref = jax.jacfwd(lambda t: post.apply_fn(view.unflatten(t, post.params), X[:4]))(theta)
     np.testing.assert_allclose(jac, ref, rtol=1e-12, atol=1e-13)
-
-
-def _dense(likelihood, x, y):
-    lin = nnx.Linear(D, 1, rngs=nnx.Rngs(0), param_dtype=jnp.float64)
-    return bj.Posterior(lin, likelihood, bj.priors.Gaussian(S), x, y, temperature=T)
-
-
-@pytest.mark.parametrize("case", ["gaussian, N points", "bernoulli, one point"])
-def test_kfac_equals_the_exact_ggn_for_one_dense_layer_with_one_output(case, x64):
-    # A ⊗ G = Σ_n Λ_n ā_n ā_nᵀ needs Λ_n independent of n: a Gaussian, or a single example
-    if case.startswith("gaussian"):
-        post = _dense(bj.likelihoods.Gaussian(0.3), X, rng.normal(size=N))
-    else:
-        post = _dense(bj.likelihoods.Bernoulli(), X[:1], np.array([1.0]))
-    view = curvature.make_view(post.params)
-    (layer,) = curvature.kfac_layers(post, post.params, view)
-    assert layer.has_bias and np.shape(layer.index) == (D + 1, 1)
-    ((a, g),) = curvature.kfac_factors(post, post.params, [layer])
-    idx = np.asarray(layer.index)[:, 0]                  # [kernel rows; bias] in the flat vector
-    block = np.asarray(curvature.ggn(post, post.params, view, False))[np.ix_(idx, idx)]
-    np.testing.assert_allclose(np.kron(a, g), block, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(block, np.asarray(_explicit_ggn(post, view))[np.ix_(idx, idx)],
-                               rtol=1e-12, atol=1e-14)
-
-
-def test_kfac_is_only_an_approximation_when_lambda_varies(x64):
-    post = _dense(bj.likelihoods.Bernoulli(), X, (X[:, 0] > 0).astype(np.float64))
-    view = curvature.make_view(post.params)
-    (layer,) = curvature.kfac_layers(post, post.params, view)
-    ((a, g),) = curvature.kfac_factors(post, post.params, [layer])
-    idx = np.asarray(layer.index)[:, 0]
-    block = np.asarray(curvature.ggn(post, post.params, view, False))[np.ix_(idx, idx)]
-    # G is the mean of Λ_n: the Kronecker form weighs every ā_n ā_nᵀ alike, the GGN does not
-    assert np.abs(np.kron(a, g) - block).max() > 1e-3 * np.abs(block).max()
 
 
 def test_make_view_all_flattens_every_leaf_in_tree_order():
