@@ -43,10 +43,12 @@ REFINE_ABOVE = 1e-3   # nats: refine the Gram-route log-det when its rounding bo
 
 
 class FullCurvature(NamedTuple):
-    """``H`` (P, P); ``factor``: ``G`` (N K, P) on the low-rank route, else None; ``eig``: the
-    eigenvalues of ``H`` when known (low-rank route, clipped Hessian), else None; ``chol`` and
-    ``logdet``: the Cholesky factor and log-determinant of ``P = s·H + C`` at the result's own prior
-    and noise (None once either changes); ``logdet`` is NaN when ``P`` is not positive definite."""
+    """``h``: H (P, P), None on the low-rank route until needed (``gram``); ``factor``: G (N K, P)
+    on the low-rank route, else None; ``eig``: the eigenvalues of H when known (low-rank route,
+    clipped Hessian), else None; ``chol`` and ``logdet``: the Cholesky factor (None until sampling
+    or the predictive needs it, on the low-rank route) and log-determinant of ``P = s·H + C`` at the
+    result's own prior and noise (None once either changes); ``logdet`` is NaN when ``P`` is not
+    positive definite."""
 
     h: jax.Array
     factor: jax.Array | None
@@ -128,9 +130,11 @@ def build(post, params, view, curvature: str, p0, dual: bool, proper: bool) -> F
         h, g, eig = 0.5 * (h + h.T), None, None
     elif dual:
         g = _curv.ggn_factor(post, params, view)
-        h = g.T @ g
         sv = jnp.linalg.svd(g, compute_uv=False)
         eig = jnp.zeros(view.size, g.dtype).at[:sv.shape[0]].set(jnp.square(sv))
+        if proper:   # one evidence needs the QR log-det only: H and its Cholesky on demand
+            return FullCurvature(None, g, eig, None, dual_logdet(g, p0))
+        h = g.T @ g
     else:
         h, g, eig = _curv.ggn(post, params, view, False), None, None
     return factorise(post, params, view, h, g, eig, p0, jnp.ones((), h.dtype), proper,
@@ -142,6 +146,11 @@ def _eigvalsh(h, psd: bool):
     lam = jnp.linalg.eigvalsh(h)
     # the GGN is PSD by construction: negative eigenvalues are round-off (of order ε‖H‖)
     return jnp.maximum(lam, 0.0) if psd else lam
+
+
+def gram(fc: FullCurvature) -> jax.Array:
+    """``H`` (P, P), formed from the low-rank factor when the build did not need it."""
+    return fc.h if fc.h is not None else fc.factor.T @ fc.factor
 
 
 def eigenvalues(fc: FullCurvature, psd: bool) -> jax.Array:

@@ -178,7 +178,7 @@ class LaplaceResult:
         """Eigenvalues of the posterior precision (diag and kfac; for logdet and definiteness)."""
         s = self.noise_scale
         if self.structure == "diag":
-            return s * self.curv + p0
+            return _diag_posterior(s, self.curv, p0)
         if self.structure == "kfac":
             return jnp.concatenate([lam.reshape(-1) for lam, _, _ in self._kfac_blocks(p0)])
         if c is not None:
@@ -186,16 +186,19 @@ class LaplaceResult:
         raise ValueError("_eig_posterior: a full curvature with a non-uniform prior has no O(P) "
                          "eigenvalues; use _full_factor")
 
-    def _full_factor(self, p0, what: str) -> _full.FullCurvature:
-        """The full curvature factorised at prior ``p0`` (the cached one when it is this result's
-        own prior); raises if the posterior precision is not positive definite."""
+    def _full_factor(self, p0, what: str, need_chol: bool = False) -> _full.FullCurvature:
+        """The full curvature factorised at prior ``p0`` (the cached log-det when it is this
+        result's own prior; the Cholesky factor, for sampling and the predictive, made on demand);
+        raises if the posterior precision is not positive definite."""
         fc = self.curv
-        if p0 is not self.prior_precision or fc.chol is None:
-            proper = not isinstance(p0, jax.core.Tracer) and bool(jnp.all(p0 > 0))
-            fc = _full.factorise(self.post, self.mean, self.view, fc.h, fc.factor, fc.eig, p0,
-                                 self.noise_scale, proper, self._refinable)
+        own = p0 is self.prior_precision and fc.logdet is not None
+        if not own or (need_chol and fc.chol is None):
+            proper = not isinstance(p0, jax.core.Tracer) and bool((np.asarray(p0) > 0).all())
+            fc = _full.factorise(self.post, self.mean, self.view, _full.gram(fc), fc.factor,
+                                 fc.eig, p0, self.noise_scale, proper, self._refinable)
         if not isinstance(fc.logdet, jax.core.Tracer) and not np.isfinite(float(fc.logdet)):
-            self._check_pd(jnp.linalg.eigvalsh(self.noise_scale * fc.h + jnp.diag(p0)), what)
+            self._check_pd(jnp.linalg.eigvalsh(self.noise_scale * _full.gram(fc)
+                                               + jnp.diag(p0)), what)
         return fc
 
     @property
@@ -269,12 +272,13 @@ class LaplaceResult:
 
     def log_marginal_likelihood_grid(self, prior_precisions) -> jax.Array:
         """``log_marginal_likelihood(c)`` for each scalar ``c`` of a 1-D array, O(P) each."""
-        cs = jnp.asarray(prior_precisions, self.theta.dtype)
-        if cs.ndim != 1 or not bool(jnp.all(cs > 0)):
+        host = np.asarray(prior_precisions, dtype=self.theta.dtype)
+        if host.ndim != 1 or not (host > 0).all():
             raise ValueError("prior_precisions must be a 1-D array of positive numbers")
+        cs = jnp.asarray(host)
         values, smallest = _evidence.evidence_grid(self, cs)
-        c = jnp.min(cs)                      # definiteness is monotone in c
-        self._check_pd(smallest + c, f"at prior precision {float(c):.4g}")
+        c = host.min()                       # definiteness is monotone in c
+        self._check_pd(np.asarray(smallest) + c, f"at prior precision {float(c):.4g}")
         return values
 
     @property
@@ -296,7 +300,7 @@ class LaplaceResult:
         if self.structure == "diag":
             return self.noise_scale * self.curv + p0
         if self.structure == "full":
-            return self.noise_scale * self.curv.h + jnp.diag(p0)
+            return self.noise_scale * _full.gram(self.curv) + jnp.diag(p0)
         raise ValueError("posterior_precision: KFAC keeps only its factors (use structure='full')")
 
     # ----------------------------------------------------------------- sampling, predictive
@@ -306,7 +310,7 @@ class LaplaceResult:
         if self.structure == "diag":
             return z * ((s * self.curv + p0) ** power)[:, None]
         if self.structure == "full":
-            chol = self._full_factor(p0, "at the posterior's prior").chol
+            chol = self._full_factor(p0, "at the posterior's prior", need_chol=True).chol
             if power == -1:
                 return jax.scipy.linalg.cho_solve((chol, True), z)
             return jax.scipy.linalg.solve_triangular(chol.T, z, lower=False)
@@ -359,6 +363,11 @@ class LaplaceResult:
 @jax.jit
 def _tempered_log_lik(post, params):
     return post.log_likelihood(params) / post.temperature
+
+
+@jax.jit
+def _diag_posterior(s, h, p0):
+    return s * h + p0
 
 
 @jax.jit

@@ -42,6 +42,7 @@ class _NNXApply:
         self.graphdef = graphdef
         self.rest = rest
         self._stateless = len(jax.tree.leaves(rest)) == 0
+        self._hash = hash(self._key())   # hashing a graphdef walks it: once, not per jit call
 
     def __call__(self, params, x):
         from flax import nnx
@@ -55,7 +56,7 @@ class _NNXApply:
         return isinstance(other, _NNXApply) and self._key() == other._key()
 
     def __hash__(self):
-        return hash(self._key())
+        return self._hash
 
 
 @register_pytree_node_class
