@@ -44,7 +44,7 @@ from bayesjax import kfac as _kf
 from bayesjax import likelihoods as _lik
 from bayesjax import predictive as _pred
 from bayesjax import priors as _priors
-from bayesjax._checks import finite_array, one_of, positive_int
+from bayesjax._checks import one_of, positive_int
 from bayesjax.evidence import optimize_prior_precision
 from bayesjax.posterior import Posterior
 
@@ -338,26 +338,7 @@ class LaplaceResult:
         ``num_samples`` draws of θ and needs ``key`` (a ``jax.random`` key; ``"glm"`` draws
         nothing). ``key`` is keyword-only here, not first: the default method is deterministic.
         """
-        one_of("method", method, ("glm", "mc"), owner="LaplaceResult.predictive")
-        x = finite_array("x", x)
-        out_shape = jax.eval_shape(self.post.apply_fn, self.mean, x).shape
-        if method == "mc":
-            if key is None:
-                raise ValueError("LaplaceResult.predictive(method='mc') draws parameters: pass "
-                                 "key=jax.random.key(...)")
-            params = self.sample(key, num_samples)
-            outs = jax.vmap(lambda p: self.post.apply_fn(p, x))(params)
-            return _pred.from_samples(self.post.likelihood, outs)
-        p0, c = self._prec(None)
-        self._assert_pd("at the posterior's prior")
-        if self.structure == "kfac":
-            out, var = _kfac_glm_var(self, x, p0)
-        else:
-            out, jac = _curv.jacobian(self.post, self.mean, self.view, x)      # (M,K), (M,K,P)
-            m, k, p = jac.shape
-            jt = jac.reshape(m * k, p).T                                       # (P, M K)
-            var = jnp.sum(self._scaled(jt, p0, c, -1) * jt, axis=0).reshape(m, k)
-        return _pred.from_moments(self.post.likelihood, out, var, out_shape)
+        return _pred.laplace_predictive(self, x, method, key, num_samples)
 
 
 @jax.jit
@@ -379,17 +360,6 @@ def _sum_log_and_min(eig):
 def _evidence_from(ll, p0, theta, m0, logdet):
     d = theta - m0
     return ll - 0.5 * jnp.sum(p0 * d * d) - 0.5 * (logdet - jnp.sum(jnp.log(p0)))
-
-
-def _kfac_glm_var(lap: LaplaceResult, x, p0):
-    out, inputs, bs = _kf.dense_taps(lap.post, lap.mean, lap.layers, x)
-    var = jnp.zeros(out.shape, out.dtype)
-    for a, b, (lam, qa, qg) in zip(inputs, bs, lap._kfac_blocks(p0), strict=True):
-        u2 = jnp.square(a @ qa)                     # (M, in)
-        w = jnp.einsum("mko,ob->mkb", b, qg)       # (M, K, out)
-        d = u2 @ (1.0 / lam)                       # (M, out)
-        var = var + jnp.einsum("mkb,mb->mk", jnp.square(w), d)
-    return out, var
 
 
 def laplace(post: Posterior, params=None, *, structure: str = "full", curvature: str = "ggn",

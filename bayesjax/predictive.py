@@ -16,7 +16,10 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayesjax import curvature as _curv
+from bayesjax import kfac as _kf
 from bayesjax import likelihoods as _lik
+from bayesjax._checks import finite_array, one_of
 
 
 class Predictive(NamedTuple):
@@ -64,3 +67,33 @@ def from_samples(likelihood, outputs):
         return Predictive(mean, jnp.full_like(mean, jnp.square(likelihood.noise)), outputs.var(0))
     probs = likelihood.mean(outputs).mean(0)
     return ClassPredictive(probs, outputs.var(0))
+
+
+def laplace_predictive(lap, x, method: str, key, num_samples: int):
+    """``LaplaceResult.predictive``: the GLM predictive ``f ~ N(f(x;θ*), J P⁻¹ Jᵀ)`` (for ``kfac``
+    from the layer taps, never a P-vector per output) or the average over draws of θ."""
+    one_of("method", method, ("glm", "mc"), owner="LaplaceResult.predictive")
+    x = finite_array("x", x)
+    out_shape = jax.eval_shape(lap.post.apply_fn, lap.mean, x).shape
+    if method == "mc":
+        if key is None:
+            raise ValueError("LaplaceResult.predictive(method='mc') draws parameters: pass "
+                             "key=jax.random.key(...)")
+        params = lap.sample(key, num_samples)
+        outs = jax.vmap(lambda p: lap.post.apply_fn(p, x))(params)
+        return from_samples(lap.post.likelihood, outs)
+    p0, c = lap._prec(None)
+    lap._assert_pd("at the posterior's prior")
+    if lap.structure == "kfac":
+        out, inputs, bs = _kf.dense_taps(lap.post, lap.mean, lap.layers, x)
+        var = jnp.zeros(out.shape, out.dtype)
+        for a, b, (lam, qa, qg) in zip(inputs, bs, lap._kfac_blocks(p0), strict=True):
+            u2 = jnp.square(a @ qa)                     # (M, in)
+            w = jnp.einsum("mko,ob->mkb", b, qg)       # (M, K, out)
+            var = var + jnp.einsum("mkb,mb->mk", jnp.square(w), u2 @ (1.0 / lam))
+    else:
+        out, jac = _curv.jacobian(lap.post, lap.mean, lap.view, x)        # (M,K), (M,K,P)
+        m, k, p = jac.shape
+        jt = jac.reshape(m * k, p).T                                       # (P, M K)
+        var = jnp.sum(lap._scaled(jt, p0, c, -1) * jt, axis=0).reshape(m, k)
+    return from_moments(lap.post.likelihood, out, var, out_shape)
