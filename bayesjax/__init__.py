@@ -21,6 +21,7 @@ from bayesjax import (
 )
 from bayesjax.fit import FitResult, fit_map, fit_mle
 from bayesjax.laplace import LaplaceResult, laplace, optimize_prior_precision
+from bayesjax.mclmc import mclmc
 from bayesjax.nuts import MCMCResult, nuts
 from bayesjax.posterior import Posterior
 from bayesjax.sgmcmc import SamplerResult, sgd_iterates, sgld
@@ -28,5 +29,5 @@ from bayesjax.sgmcmc import SamplerResult, sgd_iterates, sgld
 __all__ = ["FitResult", "LaplaceResult", "MCMCResult", "Posterior", "fit_map", "fit_mle", "laplace",
            "likelihoods", "nuts", "optimize_prior_precision", "predictive", "priors", "SamplerResult",
            "sgd_iterates", "sgld", "classifiers", "conjugate", "metrics", "quadrature", "vae",
-           "sampling", "diffusion"]
+           "sampling", "diffusion", "mclmc"]
 __version__ = "0.1.0"
