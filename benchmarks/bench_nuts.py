@@ -5,7 +5,8 @@ The posterior is the ``bnn_posteriors`` experiment's: a 1-16-1 tanh MLP, 64 poin
 prior N(0, 1). Efficiency is the minimum over parameters of ArviZ's bulk ESS per second of warmup
 plus sampling (compilation timed separately), and per post-warmup gradient evaluation (leapfrog
 step), which does not depend on the machine. A third run, diagonal adaptation started at the MAP,
-separates the effect of the start from that of the mass matrix.
+separates the effect of the start from that of the mass matrix. BlackJAX's MCLMC (unadjusted and
+Metropolis-adjusted, ``bj.mclmc``) from the MAP is compared with the last, per gradient and per second.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import warnings
 import jax
 
 import bayesjax as bj
+from bayesjax.mclmc import GRADS_PER_STEP
 from benchmarks.common import row
 from experiments.bnn_posteriors import Config
 from experiments.bnn_posteriors.regression import regression_data, regression_posterior
@@ -47,7 +49,7 @@ def run(quick: bool = False) -> list[dict]:
                          progress_bar=False, **kw)
         d = mc.diagnostics
         grads = float(mc.stats["num_steps"].sum())
-        out[name] = (d.min_ess_bulk / d.sampling_time, d.min_ess_bulk / grads)
+        out[name] = (d.min_ess_bulk / d.sampling_time, d.min_ess_bulk / grads, grads)
         rows += [
             row(f"NUTS {name}: min bulk ESS / s", out[name][0], "1/s",
                 f"ESS {d.min_ess_bulk:.0f} in {d.sampling_time:.1f} s ({n}+{n} × 2 chains); "
@@ -55,6 +57,31 @@ def run(quick: bool = False) -> list[dict]:
             row(f"NUTS {name}: mean tree depth", d.mean_tree_depth, "depth",
                 f"{100 * d.max_tree_depth_fraction:.0f}% of draws hit depth 10; step ε "
                 f"{float(d.step_size.mean()):.2g}"),
+        ]
+    # BlackJAX MCLMC on the same posterior from the MAP; its own tuning (discarded) is not counted,
+    # as NUTS's warmup is not: ESS per post-tuning gradient evaluation
+    # unadjusted: one step per draw, so as many draws as NUTS (diag, MAP start) spent gradients
+    budget = int(out["diag adaptation, MAP start"][2] / (2 * GRADS_PER_STEP))
+    # adjusted: several steps per draw (measured here: ≈ 3.5 gradients), a tenth of that many draws
+    draws = {"MCLMC, MAP start": min(budget, 200_000),
+             "adjusted MCLMC, MAP start": min(budget // 10, 20_000)}
+    for name, kw in {"MCLMC, MAP start": {}, "adjusted MCLMC, MAP start": dict(adjusted=True)}.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mc = bj.mclmc(jax.random.key(1), post, num_samples=draws[name], num_chains=2,
+                          init_params=fit.params, **kw)
+        d = mc.diagnostics
+        grads = float(mc.stats["num_grads"].sum())
+        out[name] = (d.min_ess_bulk / d.sampling_time, d.min_ess_bulk / grads)
+        rows += [
+            row(f"{name}: min bulk ESS / s", out[name][0], "1/s",
+                f"ESS {d.min_ess_bulk:.0f} in {d.sampling_time:.1f} s ({draws[name]} draws × 2 chains); "
+                f"R̂ {d.max_r_hat:.3f}; tuning {int(mc.stats['tuning_num_grads'].sum())} grads"),
+            row(f"{name}: ESS per gradient / NUTS diag (MAP start)",
+                out[name][1] / out["diag adaptation, MAP start"][1], "ratio",
+                f"ESS/grad {out[name][1]:.3g}; > 1: fewer gradients per effective sample"),
+            row(f"{name}: ESS/s / NUTS diag (MAP start)",
+                out[name][0] / out["diag adaptation, MAP start"][0], "ratio", ""),
         ]
     lap_name, diag_name = "Laplace mass, MAP start", "diag adaptation, random start"
     rows += [
