@@ -136,9 +136,11 @@ def _factor_rows(post, params, view, theta, xc):
     return jax.vmap(one)(xc) / jnp.sqrt(jnp.asarray(post.temperature, theta.dtype))
 
 
-def ggn(post, params, view: FlatView, diagonal: bool) -> jax.Array:
+def ggn(post, params, view: FlatView, diagonal: bool, right=None) -> jax.Array:
     """``Σ_n J_nᵀ Λ_n J_n / T`` (P × P), or only its diagonal (P,), as the Gram matrix of the
-    factor rows ``G_n = M_nᵀ J_n`` (``Λ_n = M_n M_nᵀ``): one matrix product per chunk of data."""
+    factor rows ``G_n = M_nᵀ J_n`` (``Λ_n = M_n M_nᵀ``): one matrix product per chunk of data.
+    With ``right`` (P, P), the Gram matrix of ``G right`` instead: ``rightᵀ GGN right``, each product
+    formed from the rows (``bayesjax.full_curvature`` refines a log-det with it)."""
     theta = view.flatten(params)
     k = output_dim(post, params)
     xs, masks = _chunks(post.x, _chunk_size(post.num_data, k, view.size))
@@ -147,6 +149,8 @@ def ggn(post, params, view: FlatView, diagonal: bool) -> jax.Array:
         xc, mc = batch
         g = _factor_rows(post, params, view, theta, xc) * mc[:, None, None].astype(theta.dtype)
         g = g.reshape(-1, view.size)                             # (C K, P)
+        if right is not None:
+            g = g @ right
         if diagonal:   # a product with ones: XLA's CPU reduction over a leading axis is ~20× slower
             return acc + jnp.ones(g.shape[0], g.dtype) @ jnp.square(g), None
         return acc + g.T @ g, None

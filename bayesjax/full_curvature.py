@@ -80,19 +80,8 @@ def refined_logdet(post, params, view, chol, p0):
     itself (one more pass over the data, ``W = G L⁻ᵀ`` chunk by chunk). ``L⁻¹ P L⁻ᵀ ≈ I`` is well
     conditioned, so its float32 Gram matrix is accurate: this one step of refinement removes the
     ``u·tr(H)/c`` error of the first factorisation."""
-    theta = view.flatten(params)
-    k = _curv.output_dim(post, params)
-    xs, masks = _curv._chunks(post.x, _curv._chunk_size(post.num_data, k, view.size))
-
-    li = jax.scipy.linalg.solve_triangular(chol, jnp.eye(view.size, dtype=theta.dtype), lower=True)
-
-    def body(acc, batch):
-        xc, mc = batch
-        g = _curv._factor_rows(post, params, view, theta, xc) * mc[:, None, None].astype(theta.dtype)
-        w = g.reshape(-1, view.size) @ li.T                     # rows of G L⁻ᵀ (two GEMMs per chunk)
-        return acc + w.T @ w, None
-
-    acc, _ = jax.lax.scan(body, jnp.zeros((view.size, view.size), theta.dtype), (xs, masks))
+    li = jax.scipy.linalg.solve_triangular(chol, jnp.eye(view.size, dtype=chol.dtype), lower=True)
+    acc = _curv.ggn(post, params, view, False, right=li.T)       # Wᵀ W, W = G L⁻ᵀ row by row
     m = (li * p0[None, :]) @ li.T + acc
     return cholesky_logdet(chol) + cholesky_logdet(jnp.linalg.cholesky(0.5 * (m + m.T)))
 
