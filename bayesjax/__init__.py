@@ -22,7 +22,8 @@ from bayesjax import (
 from bayesjax.fit import FitResult, fit_map, fit_mle
 from bayesjax.laplace import LaplaceResult, laplace, optimize_prior_precision
 from bayesjax.mclmc import mclmc
-from bayesjax.nuts import MCMCResult, nuts
+from bayesjax.mcmc_result import MCMCResult
+from bayesjax.nuts import nuts
 from bayesjax.posterior import Posterior
 from bayesjax.sgmcmc import SamplerResult, sgd_iterates, sgld
 

@@ -20,7 +20,7 @@ Tuning is BlackJAX's: it takes ``0.1 + 0.1 (+0.033 for the preconditioner) + 0.1
 ``num_samples`` steps (unadjusted) or ``0.2`` (adjusted) and is discarded. Tuning and sampling are one
 ``jax.jit`` program, the draws a ``lax.scan``, the chains a ``vmap``, compiled ahead of time once per
 (shapes, ``num_samples``, variant) and cached here: a second call with the same shapes does not
-recompile. The result is the ``MCMCResult`` of ``bayesjax.nuts``, with the same
+recompile. The result is the ``MCMCResult`` that ``bayesjax.nuts`` returns, with the same
 ArviZ diagnostics; the gradient evaluations it cost are in ``stats`` (ESS per gradient).
 """
 
@@ -38,7 +38,7 @@ from jax.flatten_util import ravel_pytree
 
 from bayesjax._checks import positive_int, positive_scalar
 from bayesjax.mcmc_diagnostics import summarize
-from bayesjax.nuts import MCMCResult, _init
+from bayesjax.mcmc_result import MCMCResult, initial_params
 from bayesjax.posterior import Posterior
 
 __all__ = ["GRADS_PER_STEP", "mclmc"]
@@ -179,7 +179,8 @@ def mclmc(key, post: Posterior, *, num_samples: int = 1000, num_chains: int = 2,
                          f"{size}; use bj.nuts for a scalar posterior")
     if not _one_start_per_chain(post, init_params, num_chains):
         post.check_params(init_params, owner="mclmc")
-    init = _init(post, post.params if init_params is None else init_params, num_chains)
+    init = initial_params(post, post.params if init_params is None else init_params, num_chains,
+                          owner="mclmc")
 
     theta0 = jax.vmap(lambda p: ravel_pytree(p)[0])(init)
     keys = jax.random.split(key, num_chains)

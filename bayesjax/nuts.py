@@ -40,7 +40,7 @@ import functools
 import os
 import sys
 import time
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,10 +49,10 @@ from jax.flatten_util import ravel_pytree
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as Spec
 
-from bayesjax import predictive as _pred
-from bayesjax._checks import finite_array, one_of, positive_int, positive_scalar
+from bayesjax._checks import one_of, positive_int, positive_scalar
 from bayesjax.laplace import LaplaceResult
-from bayesjax.mcmc_diagnostics import MCMCDiagnostics, summarize, to_idata, warn_if_unhealthy
+from bayesjax.mcmc_diagnostics import MCMCDiagnostics, summarize, warn_if_unhealthy
+from bayesjax.mcmc_result import MCMCResult, initial_params
 from bayesjax.posterior import Posterior
 from bayesjax.priors import param_paths
 
@@ -62,52 +62,6 @@ MASSES = ("diag", "dense", "identity")
 CHAIN_METHODS = ("auto", "parallel", "vectorized", "sequential")
 _CACHE_SIZE = 32
 _COMPILED: collections.OrderedDict = collections.OrderedDict()   # LRU of compiled samplers
-
-
-class MCMCResult(NamedTuple):
-    """Result of ``bayesjax.nuts``.
-
-    Attributes:
-      samples: parameter pytree, each leaf with leading ``(chain, draw)`` axes.
-      diagnostics: ``MCMCDiagnostics``.
-      stats: per-draw sampler statistics, ``(chain, draw)`` arrays: ``log_joint`` (nats),
-        ``energy``, ``tree_depth``, ``num_steps`` (leapfrog steps), ``accept_prob``, ``diverging``.
-      post: the ``Posterior`` that was sampled.
-    """
-
-    samples: Any
-    diagnostics: MCMCDiagnostics
-    stats: dict
-    post: Posterior
-
-    def __repr__(self):
-        d = self.diagnostics
-        chains, draws = self.stats["log_joint"].shape
-        return (f"MCMCResult(chains={chains}, draws={draws}, min_ess_bulk={d.min_ess_bulk:.0f}, "
-                f"max_r_hat={d.max_r_hat:.3f}, num_divergent={d.num_divergent})")
-
-    def to_arviz(self):
-        """An ``arviz.InferenceData`` with ``posterior`` (one variable per parameter path) and
-        ``sample_stats`` (``lp``, ``energy``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
-        ``diverging``, ``step_size``)."""
-        return to_idata(self.post, self.samples, self.stats, self.diagnostics.step_size)
-
-    def predictive(self, x, *, batch_size: int = 64):
-        """Monte Carlo predictive at inputs ``x`` over all draws, as ``LaplaceResult.predictive``:
-        ``Predictive(mean, aleatoric_var, epistemic_var)`` for a Gaussian likelihood
-        (``epistemic_var = Var_θ[f(x; θ)]``, ``aleatoric_var = σ²``), else
-        ``ClassPredictive(probs, epistemic_var)`` with ``probs = E_θ[link(f(x; θ))]``.
-        ``batch_size`` draws are pushed through the network at a time."""
-        x = finite_array("x", x)
-        flat = jax.tree.map(lambda s: jnp.reshape(s, (-1,) + s.shape[2:]), self.samples)
-        outs = _outputs(self.post, flat, x, positive_int("batch_size", batch_size,
-                                                          owner="predictive"))
-        return _pred.from_samples(self.post.likelihood, outs)
-
-
-@functools.partial(jax.jit, static_argnames=("batch_size",))
-def _outputs(post, samples, x, batch_size):
-    return jax.lax.map(lambda p: post.predict(p, x), samples, batch_size=batch_size)
 
 
 # ----------------------------------------------------------------------------------- the sampler
@@ -245,32 +199,6 @@ def _chain_method(chain_method, num_chains) -> str:
     return chain_method
 
 
-def _init(post, init_params, num_chains):
-    """Initial parameters with a leading chain axis, cast to ``post.params``' dtypes."""
-    if jax.tree.structure(init_params) != jax.tree.structure(post.params):
-        raise ValueError(f"nuts: init_params must have the structure of post.params "
-                         f"({jax.tree.structure(post.params)}), got "
-                         f"{jax.tree.structure(init_params)}")
-    paths = param_paths(post.params)
-    ref, given = jax.tree.leaves(post.params), jax.tree.leaves(init_params)
-    shared = all(np.shape(g) == np.shape(r) for g, r in zip(given, ref, strict=True))
-    per_chain = all(np.shape(g) == (num_chains,) + np.shape(r)
-                    for g, r in zip(given, ref, strict=True))
-    if not (shared or per_chain):
-        bad = next(p for p, g, r in zip(paths, given, ref, strict=True)
-                   if np.shape(g) not in (np.shape(r), (num_chains,) + np.shape(r)))
-        raise ValueError(f"nuts: init_params[{bad!r}] must have the shape of post.params, or one "
-                         f"leading axis of num_chains={num_chains} on every leaf (one start per "
-                         f"chain); got shapes {[np.shape(g) for g in given]} for "
-                         f"{[np.shape(r) for r in ref]}")
-    leaves = []
-    for p, g, r in zip(paths, given, ref, strict=True):
-        g = jnp.asarray(finite_array(f"nuts: init_params[{p!r}]", g), jnp.result_type(r))
-        leaves.append(g if per_chain and not shared else
-                      jnp.broadcast_to(g, (num_chains,) + g.shape))
-    return jax.tree.unflatten(jax.tree.structure(post.params), leaves)
-
-
 def _check_laplace(post, lap: LaplaceResult):
     paths = tuple(param_paths(post.params))
     shapes = tuple(np.shape(v) for v in jax.tree.leaves(post.params))
@@ -384,7 +312,7 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
     inv_mass, dense, adapt_mass = _inverse_mass(post, mass, dtype)
     if init_params is None:
         init_params = mass.mean if isinstance(mass, LaplaceResult) else post.params
-    init = _init(post, init_params, num_chains)
+    init = initial_params(post, init_params, num_chains, owner="nuts")
 
     static = _Static(int(num_warmup), int(num_samples), dense, adapt_mass, step_size is None,
                      max_tree_depth, tap)
