@@ -1,5 +1,6 @@
-"""Diagnostics of an MCMC run: ArviZ's rank-normalised ESS and split R̂, divergences and tree depth,
-the ``arviz.InferenceData`` view of the draws, and the warnings that say what to try."""
+"""Diagnostics of an MCMC run: ArviZ's rank-normalised ESS and split R̂ (``arviz_stats``), divergences
+and tree depth, the ArviZ 1.x view of the draws (an ``xarray.DataTree`` built by ``arviz_base``), and the
+warnings that say what to try."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class MCMCDiagnostics(NamedTuple):
 
     Attributes:
       ess_bulk, ess_tail: ``{path: array of the leaf's shape}``, rank-normalised bulk and tail
-        effective sample sizes (ArviZ ``ess(method="bulk"/"tail")``), in draws.
-      r_hat: ``{path: array}``, rank-normalised split R̂ (ArviZ ``rhat``); < 1.01 is the usual bar
+        effective sample sizes (``arviz_stats.ess(method="bulk"/"tail")``; the tail at the 5% and 95%
+        quantiles, as in Vehtari et al. 2021 and ArviZ 0.x, not ``arviz_stats.summary``'s 11%/89%), in draws.
+      r_hat: ``{path: array}``, rank-normalised split R̂ (``arviz_stats.rhat``); < 1.01 is the usual bar
         (NaN for one chain: ArviZ needs two to compare).
       min_ess_bulk, min_ess_tail, max_r_hat: the worst value over all scalar parameters.
       num_divergent: divergent transitions over all chains.
@@ -65,16 +67,18 @@ jax.tree_util.register_pytree_node(
 
 
 def to_idata(post, samples, stats, step_size):
-    """``arviz.InferenceData``: ``posterior`` (one variable per parameter path, ``(chain, draw, ...)``)
-    and ``sample_stats`` in ArviZ's names (``lp``, ``diverging``, ``tree_depth``, …)."""
-    import arviz as az
+    """ArviZ 1.x's ``xarray.DataTree``: a ``posterior`` group (one variable per parameter path,
+    ``(chain, draw, ...)``) and a ``sample_stats`` group in ArviZ's names (``lp``, ``diverging``,
+    ``tree_depth``, …), as ``arviz_base.from_dict`` builds it."""
+    import arviz_base
 
     s = {k: np.asarray(v) for k, v in stats.items()}
     step = np.broadcast_to(np.asarray(step_size)[:, None], s["energy"].shape)
     sample_stats = dict(lp=s["log_joint"], energy=s["energy"], tree_depth=s["tree_depth"],
                         n_steps=s["num_steps"], acceptance_rate=s["accept_prob"],
                         diverging=s["diverging"], step_size=step)
-    return az.from_dict(posterior=named_samples(post, samples), sample_stats=sample_stats)
+    return arviz_base.from_dict({"posterior": named_samples(post, samples),
+                                 "sample_stats": sample_stats})
 
 
 def named_samples(post, samples) -> dict:
@@ -86,14 +90,16 @@ def named_samples(post, samples) -> dict:
 def summarize(post, samples, stats, **extra) -> MCMCDiagnostics:
     """``MCMCDiagnostics`` of the post-warmup draws; ``extra`` carries the sampler's own fields
     (``step_size``, ``max_tree_depth``, timings, …)."""
-    import arviz as az
+    import arviz_stats
 
     idata = to_idata(post, samples, stats, extra["step_size"])
     # a chain that never moves (all transitions divergent) has zero variance: NaN, not a warning
     with np.errstate(invalid="ignore", divide="ignore"):
-        ess_b = az.ess(idata, method="bulk")
-        ess_t = az.ess(idata, method="tail")
-        rhat = az.rhat(idata)
+        ess_b = arviz_stats.ess(idata, method="bulk")
+        # Vehtari et al. (2021)'s tail ESS is at the 5% and 95% quantiles, as in ArviZ 0.x and Stan;
+        # arviz_stats' default would take the quantiles of its ci_prob (0.89 → 11% and 89%)
+        ess_t = arviz_stats.ess(idata, method="tail", prob=(0.05, 0.95))
+        rhat = arviz_stats.rhat(idata)
     names = list(idata.posterior.data_vars)
 
     def per(ds):

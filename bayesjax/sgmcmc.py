@@ -14,7 +14,8 @@ Langevin algorithm, exact up to O(ε) discretisation bias).
 ``L = −log_joint / N`` with minibatch gradients; its iterates fluctuate around the mode with a
 stationary covariance set by ε, B and the gradient noise — an approximate posterior sampler.
 
-Both run one ``jax.jit`` around a ``lax.scan``; ``thin`` keeps every thin-th state.
+Both run one ``jax.jit`` around a ``lax.scan``; ``thin`` keeps every thin-th state. A progress bar
+(``bayesjax.progress``, on stderr) follows the steps unless ``progress_bar=False`` or ``CI`` is set.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from bayesjax import progress
 from bayesjax._checks import positive_int, positive_scalar
 from bayesjax.posterior import Posterior
 
@@ -48,8 +50,8 @@ def _batch(key, n, batch_size, with_replacement):
 
 
 @functools.partial(jax.jit, static_argnames=("num_steps", "batch_size", "thin", "kind",
-                                             "with_replacement"))
-def _run(key, post, params, step_size, num_steps, batch_size, thin, kind, with_replacement):
+                                             "with_replacement", "bar"))
+def _run(key, post, params, step_size, num_steps, batch_size, thin, kind, with_replacement, bar):
     n = post.num_data
 
     def log_joint_hat(theta, idx):
@@ -72,7 +74,8 @@ def _run(key, post, params, step_size, num_steps, batch_size, thin, kind, with_r
         return theta, (theta, post.log_joint(theta))
 
     keys = jax.random.split(key, (num_steps // thin, thin))
-    _, (samples, lj) = jax.lax.scan(block, params, keys)
+    label = "sgld" if kind == "sgld" else "sgd_iterates"
+    _, (samples, lj) = progress.scan(block, params, keys, label=label, enabled=bar, scale=thin)
     return samples, lj
 
 
@@ -95,24 +98,31 @@ def _check(name, post, rate_name, rate, num_steps, batch_size, thin, init_params
 
 
 def sgld(key, post: Posterior, *, step_size: float, num_steps: int, batch_size: int | None = None,
-         thin: int = 1, init_params=None, with_replacement: bool = True) -> SamplerResult:
+         thin: int = 1, init_params=None, with_replacement: bool = True,
+         progress_bar: bool = True) -> SamplerResult:
     """Stochastic gradient Langevin dynamics on ``post.log_joint`` (step ``step_size`` = ε in
     parameter units², the variance of the injected noise per step). Minibatches are drawn with
     replacement by default (O(B) per step; ``with_replacement=False`` costs a permutation of N).
     ``num_steps`` must be a multiple of ``thin``; ``init_params`` (default ``post.params``) must
-    have the structure and shapes of ``post.params``."""
+    have the structure and shapes of ``post.params``. ``progress_bar``: a tqdm bar of the steps on
+    stderr (one per call, also under ``vmap``; none when the environment variable ``CI`` is set);
+    the samples are the same either way. The bar's host callbacks keep the compiled loop out of
+    JAX's persistent compilation cache."""
     params = _check("sgld", post, "step_size", step_size, num_steps, batch_size, thin, init_params)
+    bar = progress.active(progress_bar, owner="sgld")
     return SamplerResult(*_run(key, post, params, float(step_size), int(num_steps), batch_size,
-                               int(thin), "sgld", bool(with_replacement)))
+                               int(thin), "sgld", bool(with_replacement), bar))
 
 
 def sgd_iterates(key, post: Posterior, *, learning_rate: float, num_steps: int,
                  batch_size: int | None, thin: int = 1, init_params=None,
-                 with_replacement: bool = True) -> SamplerResult:
+                 with_replacement: bool = True, progress_bar: bool = True) -> SamplerResult:
     """Iterates of constant-rate minibatch SGD on ``L = −log_joint/N`` (rate ε = ``learning_rate``),
     as a sampler (Mandt et al. 2017). Batches are drawn with replacement by default, the
-    assumption of that paper's stationary-variance formula. Arguments are checked as in ``sgld``."""
+    assumption of that paper's stationary-variance formula. Arguments (``progress_bar`` too) are
+    checked as in ``sgld``."""
     params = _check("sgd_iterates", post, "learning_rate", learning_rate, num_steps, batch_size,
                     thin, init_params)
+    bar = progress.active(progress_bar, owner="sgd_iterates")
     return SamplerResult(*_run(key, post, params, float(learning_rate), int(num_steps),
-                               batch_size, int(thin), "sgd", bool(with_replacement)))
+                               batch_size, int(thin), "sgd", bool(with_replacement), bar))

@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from bayesjax import progress
 from bayesjax._checks import _is_concrete, positive_int, positive_scalar
 from bayesjax.ppca import sample_moments
 
@@ -142,9 +143,9 @@ def linear_vae_elbo(W, V, log_var, noise_var, cov, num_data, *, beta=1.0):
     return recon - beta * num_data * jnp.sum(kl), kl
 
 
-@functools.partial(jax.jit, static_argnames=("latent_dim", "num_steps", "learn_noise"))
+@functools.partial(jax.jit, static_argnames=("latent_dim", "num_steps", "learn_noise", "bar"))
 def _fit(key, cov, num_data, beta, noise_var, learning_rate, *, latent_dim, num_steps,
-         learn_noise):
+         learn_noise, bar=False):
     d, dt = cov.shape[0], cov.dtype
     kw, kv = jax.random.split(key)
     scale = jnp.sqrt(jnp.trace(cov) / d)
@@ -169,14 +170,15 @@ def _fit(key, cov, num_data, beta, noise_var, learning_rate, *, latent_dim, num_
             updates, state = opt.update(g, state, p)
         return (optax.apply_updates(p, updates), state), value
 
-    (params, _), trace = jax.lax.scan(step, (params, opt.init(params)), None, length=num_steps)
+    (params, _), trace = progress.scan(step, (params, opt.init(params)), None, num_steps,
+                                       label="fit_linear_vae", enabled=bar)
     (_, (value, kl, nv)), g = grad_fn(params)
     gnorm = optax.tree.norm(g)
     return params, value, kl, nv, gnorm, trace
 
 
 def fit_linear_vae(key, x, latent_dim, *, beta=1.0, noise_var=None, num_steps=5000,
-                   learning_rate=1e-2) -> LinearVAEResult:
+                   learning_rate=1e-2, progress_bar: bool = False) -> LinearVAEResult:
     r"""Fit the linear VAE of Lucas et al. (2019) by maximising its analytic β-ELBO.
 
     Decoder ``p(x | z) = N(W z + mean, σ² I)``, prior ``p(z) = N(0, I)``, encoder
@@ -197,6 +199,8 @@ def fit_linear_vae(key, x, latent_dim, *, beta=1.0, noise_var=None, num_steps=50
       beta: β > 0, the KL weight.
       noise_var: σ² > 0 fixed, or None to learn it.
       num_steps, learning_rate: the optimiser's.
+      progress_bar: a tqdm bar of the steps on stderr (``bayesjax.progress``, one per call, also
+        under ``vmap``; none when ``CI`` is set). Off by default, as for ``fit_map``.
 
     ``jax.vmap`` over ``key``, ``beta`` or ``noise_var`` fits a sweep in one compilation.
 
@@ -218,9 +222,10 @@ def fit_linear_vae(key, x, latent_dim, *, beta=1.0, noise_var=None, num_steps=50
     if latent_dim > d:
         raise ValueError(f"{owner}: latent_dim must be <= the data dimension {d}, got {latent_dim}")
     nv = jnp.asarray(1.0 if noise_var is None else noise_var, x.dtype)
+    bar = progress.active(progress_bar, owner=owner)
     params, value, kl, nv, gnorm, trace = _fit(
         key, cov, jnp.asarray(n, x.dtype), jnp.asarray(beta, x.dtype), nv,
         jnp.asarray(learning_rate, x.dtype), latent_dim=latent_dim, num_steps=num_steps,
-        learn_noise=noise_var is None)
+        learn_noise=noise_var is None, bar=bar)
     return LinearVAEResult(params["W"], mean, nv, value, kl, params["V"], params["log_var"],
                            gnorm, trace)

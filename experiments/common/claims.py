@@ -8,10 +8,13 @@ claim table and the config) and leaves the figures the run saved in ``outdir``.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from typing import NamedTuple
 
 import numpy as np
+
+from experiments.common import compile_cache
 
 
 class RunResult(NamedTuple):
@@ -41,6 +44,15 @@ def claim(statement: str, value, criterion: str, passed, *, sampled_tests: int =
 def log(msg: str) -> None:
     """Progress line for long runs (flushed so it shows under ``make``)."""
     print(f"  [{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def show_progress() -> bool:
+    """``progress_bar=`` for an experiment's long loops (``bayesjax.progress``): a bar when a
+    person watches, i.e. from the command line with stderr on a terminal; none under pytest
+    (``compile_cache.under_pytest``), none when stderr is a file or pipe (``make figures > log``,
+    CI), and ``CI=1`` silences them too. The bars change no result, but a program with a bar's
+    host callbacks is not written to the persistent compile cache, so scripted runs keep it."""
+    return not compile_cache.under_pytest() and sys.stderr.isatty()
 
 
 def jsonable(v):

@@ -35,6 +35,14 @@ _OFF = ("0", "off", "false", "no")
 _DEFAULT = ("", "1", "on", "true", "yes")
 
 
+def under_pytest(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether this process runs under pytest: ``PYTEST_CURRENT_TEST`` set in ``environ``
+    (default ``os.environ``), which subprocesses started by a test inherit. The one rule by which
+    the experiments tell a test from a command-line run (this cache, ``claims.show_progress``)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("PYTEST_CURRENT_TEST"))
+
+
 def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     """The cache directory that ``environ`` (default ``os.environ``) asks for, or ``None`` when
     the cache is off. Pure: creates nothing. ``RuntimeError`` if the home directory is needed
@@ -42,7 +50,7 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
     env = os.environ if environ is None else environ
     value = env.get(ENV)
     if value is None:
-        if env.get("PYTEST_CURRENT_TEST"):
+        if under_pytest(env):
             return None
         value = ""
     value = value.strip()

@@ -25,7 +25,7 @@ import numpy as np
 
 import bayesjax as bj
 from experiments.common import ring, stats
-from experiments.common.claims import RunResult, claim, log
+from experiments.common.claims import RunResult, claim, log, show_progress
 from experiments.common.config import integers, positive
 
 from . import figures, report
@@ -84,7 +84,8 @@ def run(config: Config, outdir: Path) -> RunResult:
     log(f"training the score network: {cfg.train_steps} DSM steps of {cfg.batch_size}")
     graphdef, params, losses = train(k_train, sde, centres, cfg.ring_sd, hidden=cfg.hidden,
                                      depth=3, num_steps=cfg.train_steps,
-                                     batch_size=cfg.batch_size, learning_rate=cfg.learning_rate)
+                                     batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                                     progress_bar=show_progress())
     score = learned_score(graphdef, sde, params)
     n = cfg.num_batches * cfg.batch_samples
     model = np.asarray(bj.diffusion.reverse_sde(k_model, score, sde, (n, 2),

@@ -11,6 +11,7 @@ import optax
 from flax import nnx
 
 import bayesjax as bj
+from bayesjax import progress
 from experiments.common import ring
 from experiments.common.models import MLP
 
@@ -40,9 +41,10 @@ def score_of(graphdef, sde, params, x, t):
 
 
 def train(key, sde, centres, sd: float, *, hidden: int, depth: int, num_steps: int,
-          batch_size: int, learning_rate: float):
-    """DSM on fresh ring samples each step (Adam, cosine decay): one ``jit``, one ``lax.scan``.
-    Returns ``(graphdef, params, losses)``."""
+          batch_size: int, learning_rate: float, progress_bar: bool = False):
+    """DSM on fresh ring samples each step (Adam, cosine decay): one ``jit``, one ``lax.scan``
+    (with a progress bar on stderr if ``progress_bar``). Returns ``(graphdef, params, losses)``."""
+    bar = progress.active(progress_bar, owner="train")
     k_init, k_train = jax.random.split(key)
     graphdef, params = nnx.split(NoisePredictor(hidden, depth, nnx.Rngs(k_init)))
     opt = optax.adam(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.01))
@@ -61,8 +63,9 @@ def train(key, sde, centres, sd: float, *, hidden: int, depth: int, num_steps: i
             upd, s = opt.update(g, s, p)
             return (optax.apply_updates(p, upd), s), loss
 
-        (params, _), losses = jax.lax.scan(step, (params, opt.init(params)),
-                                           jax.random.split(key, num_steps))
+        (params, _), losses = progress.scan(step, (params, opt.init(params)),
+                                            jax.random.split(key, num_steps),
+                                            label="score network", enabled=bar)
         return params, losses
 
     params, losses = run(params, k_train)

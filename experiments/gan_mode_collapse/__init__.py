@@ -27,7 +27,7 @@ import jax
 import numpy as np
 
 from experiments.common import ring, stats
-from experiments.common.claims import RunResult, claim, log
+from experiments.common.claims import RunResult, claim, log, show_progress
 from experiments.common.config import integers, positive
 
 from . import figures, report
@@ -101,7 +101,8 @@ def run(config: Config, outdir: Path) -> RunResult:
                                       hidden=cfg.hidden, num_steps=steps,
                                       num_checkpoints=cfg.num_checkpoints,
                                       batch_size=cfg.batch_size, g_lr=g_lr, d_lr=d_lr,
-                                      d_steps=d_steps, num_eval=cfg.num_samples)
+                                      d_steps=d_steps, num_eval=cfg.num_samples,
+                                      progress_bar=show_progress(), label=f"GAN [{name}]")
         samples[name] = np.asarray(s)
         rows = checkpoints(s, real, centres, cfg.ring_sd, k=K, min_share=MIN_SHARE)
         rows["setup"] = {"g_lr": g_lr, "d_lr": d_lr, "d_steps": d_steps, "steps": steps}

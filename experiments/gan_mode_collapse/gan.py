@@ -9,21 +9,24 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from bayesjax import progress
 from experiments.common import ring
 from experiments.common.models import MLP
 
 
 def train_gan(key, centres, sd: float, *, latent: int, hidden: int, num_steps: int,
               num_checkpoints: int, batch_size: int, g_lr: float, d_lr: float, d_steps: int,
-              num_eval: int):
+              num_eval: int, progress_bar: bool = False, label: str = "GAN"):
     """Train a generator MLP ``z (latent) → x (2)`` against a discriminator MLP ``x → logit``.
 
     Per step: ``d_steps`` Adam steps (β₁ = 0.5) of the discriminator on
     ``softplus(−D(x)) + softplus(D(G(z)))``, then one of the generator on the non-saturating
     ``softplus(−D(G(z)))`` (Goodfellow et al. 2014). Returns ``(samples, d_loss, g_loss)``:
     ``samples`` (num_checkpoints + 1, num_eval, 2) of a fixed noise batch at step 0 and after each
-    of ``num_checkpoints`` equal chunks of steps; the losses per step.
+    of ``num_checkpoints`` equal chunks of steps; the losses per step. ``progress_bar``: a bar
+    ``label`` on stderr, updated at each checkpoint.
     """
+    bar = progress.active(progress_bar, owner="train_gan")
     if num_steps % num_checkpoints:
         raise ValueError(f"num_steps={num_steps} must be a multiple of num_checkpoints="
                          f"{num_checkpoints}")
@@ -73,7 +76,8 @@ def train_gan(key, centres, sd: float, *, latent: int, hidden: int, num_steps: i
 
         keys = jax.random.split(key, num_steps).reshape(num_checkpoints, -1)
         carry = (g_params, d_params, g_opt.init(g_params), d_opt.init(d_params))
-        _, (samples, (dl, gl)) = jax.lax.scan(chunk, carry, keys)
+        _, (samples, (dl, gl)) = progress.scan(chunk, carry, keys, label=label, enabled=bar,
+                                               scale=num_steps // num_checkpoints)
         samples = jnp.concatenate([gen(g_params, z_eval)[None], samples])
         return samples, dl.reshape(-1), gl.reshape(-1)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common.claims import RunResult, log
+from experiments.common.claims import RunResult, log, show_progress
 from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
@@ -63,7 +63,7 @@ def run(config: Config, outdir: Path) -> RunResult:
     comps = []
     for key, k in zip(keys, config.latent_dims, strict=True):
         comps.append(compare(key, data.x_train, data.x_test, k, num_steps=config.num_steps,
-                             learning_rate=config.learning_rate))
+                             learning_rate=config.learning_rate, progress_bar=show_progress()))
         c = comps[-1]
         log(f"K={k}: σ² VAE {c.noise_var:.6f} vs pPCA {c.ppca_noise_var:.6f}; "
             f"ELBO − log p = {c.elbo - c.log_likelihood:.2e} nats")

@@ -48,7 +48,7 @@ def gaussian_log_lik(x, mean, cov) -> float:
 
 
 def compare(key, x_train, x_test, latent_dim: int, *, num_steps: int,
-            learning_rate: float) -> Comparison:
+            learning_rate: float, progress_bar: bool = False) -> Comparison:
     """Fit ``bj.vae.fit_linear_vae`` (σ² learned) and ``bj.conjugate.ppca`` on ``x_train``; compare
     them with each other, with PCA and with ``sklearn.decomposition.PCA``."""
     from sklearn.decomposition import PCA
@@ -57,7 +57,7 @@ def compare(key, x_train, x_test, latent_dim: int, *, num_steps: int,
     n, d = x.shape
     with jax.enable_x64(True):
         res = bj.vae.fit_linear_vae(key, jnp.asarray(x), latent_dim, num_steps=num_steps,
-                                    learning_rate=learning_rate)
+                                    learning_rate=learning_rate, progress_bar=progress_bar)
         ref = bj.conjugate.ppca(jnp.asarray(x), latent_dim)
         w, lam = np.asarray(res.W), np.asarray(ref.eigenvalues)
         ref_w, ref_mean, s2 = np.asarray(ref.W), np.asarray(ref.mean), float(ref.noise_var)

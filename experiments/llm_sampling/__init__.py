@@ -26,7 +26,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common.claims import RunResult, log
+from experiments.common.claims import RunResult, log, show_progress
 from experiments.common.config import in_interval, integers, positive
 
 from . import corpus, decoding, figures, neural, ngram, report
@@ -170,7 +170,8 @@ def run(config: Config, outdir: Path) -> RunResult:
     net = neural.train(text.train, vocab=vocab, embed=config.embed, hidden=config.hidden,
                        seq_len=config.seq_len, batch_size=config.batch_size,
                        num_steps=config.num_steps, learning_rate=config.learning_rate,
-                       prior_scale=config.prior_scale, seed=config.seed)
+                       prior_scale=config.prior_scale, seed=config.seed,
+                       progress_bar=show_progress())
     net_bits = dict(zip(neural.VARIANTS, neural.heldout_bits(net, test, start=start, segment=seg),
                         strict=True))
     norms = {v: float(np.sqrt(sum(np.sum(np.square(a)) for a in

@@ -24,6 +24,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from bayesjax import progress
+
 VARIANTS = ("mle", "map")
 
 
@@ -57,8 +59,10 @@ def _sequence_nll(graphdef, params, hidden, x):
 
 
 def train(tokens, *, vocab, embed, hidden, seq_len, batch_size, num_steps, learning_rate,
-          prior_scale, seed) -> Trained:
-    """Train both variants (one jit, a ``lax.scan`` over steps, ``vmap`` over the variants)."""
+          prior_scale, seed, progress_bar: bool = False) -> Trained:
+    """Train both variants (one jit, a ``lax.scan`` over steps, ``vmap`` over the variants; a
+    progress bar on stderr if ``progress_bar``)."""
+    bar = progress.active(progress_bar, owner="train")
     k_mle, k_map, k_data = jax.random.split(jax.random.key(seed), 3)
     graphdef, p_mle = nnx.split(CharGRU(vocab, embed, hidden, nnx.Rngs(k_mle)))
     p_map = nnx.split(CharGRU(vocab, embed, hidden, nnx.Rngs(k_map)))[1]
@@ -84,7 +88,8 @@ def train(tokens, *, vocab, embed, hidden, seq_len, batch_size, num_steps, learn
             upd, s = jax.vmap(opt.update)(g, s, p)
             return (optax.apply_updates(p, upd), s), loss
 
-        (p, _), losses = jax.lax.scan(step, (params, state), jax.random.split(key, num_steps))
+        (p, _), losses = progress.scan(step, (params, state), jax.random.split(key, num_steps),
+                                       label="GRU (MLE, MAP)", enabled=bar)
         return p, losses.T
 
     p, losses = run(params, k_data)

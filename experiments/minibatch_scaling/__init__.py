@@ -37,7 +37,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 import bayesjax as bj
-from experiments.common.claims import RunResult, claim, log
+from experiments.common.claims import RunResult, claim, log, show_progress
 from experiments.common.config import integers, positive
 from experiments.common.data import load
 
@@ -106,7 +106,8 @@ def run(config: Config, outdir: Path) -> RunResult:
     log(f"training 2 x {cfg.num_runs} minibatch runs of {cfg.num_steps} SGD steps (B = "
         f"{cfg.batch_size})")
     ends, dist = train(jax.random.split(key_train, cfg.num_runs), init, post.x, post.y,
-                       post.prior, weights, targets, optimizer, cfg.num_steps, cfg.batch_size)
+                       post.prior, weights, targets, optimizer, cfg.num_steps, cfg.batch_size,
+                       progress_bar=show_progress())
     ends, dist = np.asarray(ends, np.float64), np.asarray(dist)
     correct = fixed_point_test(ends[0], flat["map"], solver_bound["map"])
     wrong_vs_map = fixed_point_test(ends[1], flat["map"], solver_bound["map"])

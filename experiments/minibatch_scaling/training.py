@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from bayesjax import progress
+
 
 def logits(params, x):
     """Logistic regression: ``f(x) = x·w + b``, the log-odds of label 1."""
@@ -29,8 +31,9 @@ def mean_loss(params, x_batch, y_batch, prior, prior_weight):
     return jnp.mean(bce) + prior_weight * prior.penalty(params)
 
 
-@functools.partial(jax.jit, static_argnames=("optimizer", "num_steps", "batch_size"))
-def train(keys, params, x, y, prior, prior_weights, targets, optimizer, num_steps, batch_size):
+@functools.partial(jax.jit, static_argnames=("optimizer", "num_steps", "batch_size", "progress_bar"))
+def train(keys, params, x, y, prior, prior_weights, targets, optimizer, num_steps, batch_size,
+          progress_bar=False):
     """The user's training loop, for every ``prior_weights[w]`` and batch sequence ``keys[r]``.
 
     Each step draws B indices uniformly with replacement (an unbiased minibatch) and takes one
@@ -39,6 +42,7 @@ def train(keys, params, x, y, prior, prior_weights, targets, optimizer, num_step
     ``targets`` (flat parameter vectors) after every step.
 
     Returns ``(final, dist)``: flat final parameters ``(W, R, P)`` and distances ``(W, R, T, J)``.
+    ``progress_bar``: one bar of the steps on stderr for all W × R runs (``bayesjax.progress``).
     """
     n = x.shape[0]
     target_norms = jnp.linalg.norm(targets, axis=1)
@@ -53,8 +57,10 @@ def train(keys, params, x, y, prior, prior_weights, targets, optimizer, num_step
             flat = ravel_pytree(theta)[0]
             return (theta, state), jnp.linalg.norm(flat[None, :] - targets, axis=1) / target_norms
 
-        (theta, _), dist = jax.lax.scan(step, (params, optimizer.init(params)),
-                                        jax.random.split(key, num_steps))
+        (theta, _), dist = progress.scan(step, (params, optimizer.init(params)),
+                                         jax.random.split(key, num_steps),
+                                         label=f"{keys.shape[0] * prior_weights.shape[0]} SGD runs",
+                                         enabled=progress_bar)
         return ravel_pytree(theta)[0], dist
 
     return jax.vmap(jax.vmap(one_run, (0, None)), (None, 0))(keys, prior_weights)

@@ -24,7 +24,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from experiments.common.claims import RunResult, log
+from experiments.common.claims import RunResult, log, show_progress
 from experiments.common.config import in_interval, integers, positive
 from experiments.common.data import load
 
@@ -102,7 +102,7 @@ def run(config: Config, outdir: Path) -> RunResult:
             if math.isclose(products[i], products[j], rel_tol=1e-12) and bs[i] != bs[j]]
     sw = linear_sweep(key_lin, data.x_train, config.latent_dim, nv, bs,
                       num_steps=config.linear_steps, learning_rate=config.linear_learning_rate,
-                      kl_tolerance=1e-4)
+                      kl_tolerance=1e-4, progress_bar=show_progress())
     gap = log_gap(lam, products, config.latent_dim)
     log(f"linear VAE: max |KL - closed form| = {np.max(np.abs(sw.kl - sw.kl_closed)):.2e} nats")
     # 2. the nonlinear VAE: both sweeps, the shared setting trained once
@@ -112,7 +112,7 @@ def run(config: Config, outdir: Path) -> RunResult:
     trained = train_vaes(key_nl, data.x_train, [b for _, b in settings], [s for s, _ in settings],
                          latent_dim=config.nl_latent_dim, hidden=config.nl_hidden,
                          num_steps=config.nl_steps, batch_size=config.nl_batch_size,
-                         learning_rate=config.nl_learning_rate)
+                         learning_rate=config.nl_learning_rate, progress_bar=show_progress())
     ev = evaluate(trained, key_eval, data.x_test, [s for s, _ in settings])
     active = (ev.activity > 0.01).sum(1)
     lin_active = [num_active(lam, s, b, config.nl_latent_dim) for s, b in settings]

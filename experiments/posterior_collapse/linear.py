@@ -36,7 +36,7 @@ def eigenvalues(x) -> np.ndarray:
 
 
 def linear_sweep(key, x, latent_dim: int, noise_vars, betas, *, num_steps: int,
-                 learning_rate: float, kl_tolerance: float) -> LinearSweep:
+                 learning_rate: float, kl_tolerance: float, progress_bar: bool = False) -> LinearSweep:
     """Fit ``bj.vae.fit_linear_vae`` at each ``(noise_vars[k], betas[k])`` (one vmap) and compare
     with the closed form of ``closed_form``."""
     nv = np.asarray(noise_vars, np.float64)
@@ -46,7 +46,7 @@ def linear_sweep(key, x, latent_dim: int, noise_vars, betas, *, num_steps: int,
         x64 = jnp.asarray(np.asarray(x, np.float64))
         res = jax.vmap(lambda s2, beta: bj.vae.fit_linear_vae(
             key, x64, latent_dim, beta=beta, noise_var=s2, num_steps=num_steps,
-            learning_rate=learning_rate))(jnp.asarray(nv), jnp.asarray(b))
+            learning_rate=learning_rate, progress_bar=progress_bar))(jnp.asarray(nv), jnp.asarray(b))
         kl = -np.sort(-np.asarray(res.kl_per_latent), axis=1)
         elbo_row = np.asarray(res.elbo) / x64.shape[0]
         grad_norm = np.asarray(res.grad_norm)

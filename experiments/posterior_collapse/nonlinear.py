@@ -15,6 +15,7 @@ import optax
 from flax import nnx
 
 import bayesjax as bj
+from bayesjax import progress
 from experiments.common.models import MLP
 
 
@@ -47,9 +48,10 @@ def _graphdef(data_dim, latent_dim, hidden):
     return nnx.split(VAE(data_dim, latent_dim, hidden, nnx.Rngs(0)))[0]
 
 
-@functools.partial(jax.jit, static_argnames=("latent_dim", "hidden", "num_steps", "batch_size"))
+@functools.partial(jax.jit, static_argnames=("latent_dim", "hidden", "num_steps", "batch_size",
+                                             "progress_bar"))
 def _train(keys, x, betas, noise_vars, learning_rate, *, latent_dim, hidden, num_steps,
-           batch_size):
+           batch_size, progress_bar):
     n, d = x.shape
     graphdef = _graphdef(d, latent_dim, hidden)
     opt = optax.adam(optax.cosine_decay_schedule(learning_rate, num_steps, alpha=0.05))
@@ -72,22 +74,25 @@ def _train(keys, x, betas, noise_vars, learning_rate, *, latent_dim, hidden, num
             updates, o = opt.update(g, o, s)
             return (optax.apply_updates(s, updates), o), value
 
-        (state, _), losses = jax.lax.scan(step, (state, opt.init(state)),
-                                          jax.random.split(k_steps, num_steps))
+        (state, _), losses = progress.scan(step, (state, opt.init(state)),
+                                           jax.random.split(k_steps, num_steps),
+                                           label=f"{keys.shape[0]} VAEs", enabled=progress_bar)
         return state, losses
 
     return jax.vmap(one)(keys, betas, noise_vars)
 
 
 def train_vaes(key, x, betas, noise_vars, *, latent_dim: int, hidden: int, num_steps: int,
-               batch_size: int, learning_rate: float) -> Trained:
-    """Train one VAE per setting ``(betas[k], noise_vars[k])`` on ``x`` (N, D), all in one jit."""
+               batch_size: int, learning_rate: float, progress_bar: bool = False) -> Trained:
+    """Train one VAE per setting ``(betas[k], noise_vars[k])`` on ``x`` (N, D), all in one jit
+    (with a progress bar of the steps on stderr if ``progress_bar``)."""
     x = jnp.asarray(x)
     betas, noise_vars = jnp.asarray(betas, x.dtype), jnp.asarray(noise_vars, x.dtype)
     keys = jax.random.split(key, betas.shape[0])
     state, losses = _train(keys, x, betas, noise_vars, jnp.asarray(learning_rate, x.dtype),
                            latent_dim=latent_dim, hidden=hidden, num_steps=num_steps,
-                           batch_size=min(batch_size, x.shape[0]))
+                           batch_size=min(batch_size, x.shape[0]),
+                           progress_bar=progress.active(progress_bar, owner="train_vaes"))
     return Trained(_graphdef(x.shape[1], latent_dim, hidden), state, losses)
 
 

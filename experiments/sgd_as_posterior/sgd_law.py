@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import bayesjax as bj
-from experiments.common.claims import log
+from experiments.common.claims import log, show_progress
 from experiments.common.stats import mean_se, z_score
 
 TOLERANCE = 0.05         # the "within 5%"
@@ -130,7 +130,7 @@ def sgd_variance(key, post, *, learning_rate: float, batch_size: int, num_chains
     keys = jax.random.split(key, num_chains)
     res = jax.vmap(lambda k: bj.sgd_iterates(
         k, post, learning_rate=learning_rate, num_steps=num_steps, batch_size=batch_size,
-        thin=thin, init_params=start))(keys)
+        thin=thin, init_params=start, progress_bar=show_progress()))(keys)
     s = np.asarray(res.samples["mu"], np.float64)
     s = s[:, math.ceil(burn_in_steps(learning_rate, a) / thin):]
     var, se = mean_se(np.mean(np.square(s - s.mean()), axis=1))

@@ -47,14 +47,14 @@ from __future__ import annotations
 import math
 import warnings
 
-import arviz as az
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import bayesjax as bj
 from experiments.common import stats
-from experiments.common.claims import log
+from experiments.common.claims import log, show_progress
 from experiments.common.stats import mean_se
 from experiments.sgd_as_posterior.sgd_law import gradients_and_curvature
 
@@ -150,14 +150,14 @@ def sampler_summary(samples: np.ndarray, batches: int, edges, masses, rng,
     folded_masses = fold(np.append(masses, 0.0)[None, :])[0, :-1]
     full_mean, full_thr = tv_noise_threshold(f)
     fold_mean, fold_thr = tv_noise_threshold(fold(f))
-    ess = float(az.ess(samples, method="bulk"))
+    ess = float(azs.ess(samples, method="bulk"))
     pos, pos_se = mean_se((rows > 0).mean(axis=1))
     signs = np.sign(samples)
     return {"tv_folded": tv(fold(f).mean(axis=0), folded_masses), "tv_folded_null_mean": fold_mean,
             "tv_folded_threshold": fold_thr,
             "tv": tv(f.mean(axis=0), masses), "tv_null_mean": full_mean, "tv_threshold": full_thr,
             "tv_iid_at_ess_mean": iid_tv_floor(masses, max(1, int(ess)), rng),
-            "ess_bulk": ess, "ess_sign": float(az.ess(signs, method="bulk")),
+            "ess_bulk": ess, "ess_sign": float(azs.ess(signs, method="bulk")),
             "positive_fraction": float(pos), "positive_fraction_se": float(pos_se),
             "chains_visiting_both": int(np.sum((samples > 0).any(1) & (samples < 0).any(1))),
             "num_chains": int(c),
@@ -201,7 +201,7 @@ def measure(key, rng, *, num_data: int, noise: float, prior_scale: float, grid_l
         keys = jax.random.split(jax.random.fold_in(key, j), sgld_chains)
         res = jax.vmap(lambda k, eps=eps, steps=steps, thin=thin: bj.sgld(
             k, post, step_size=eps, num_steps=steps, batch_size=sgld_batch_size, thin=thin,
-            init_params=start, with_replacement=True))(keys)
+            init_params=start, with_replacement=True, progress_bar=show_progress()))(keys)
         s = np.asarray(res.samples["theta"], np.float64)
         traces.append((eps, thin, (s > 0).mean(axis=0)))
         s = s[:, int(burn_fraction * s.shape[1]):]

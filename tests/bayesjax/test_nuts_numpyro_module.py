@@ -10,7 +10,7 @@ must agree within Monte Carlo error: ``|m₁ − m₂| < 4 sqrt(se₁² + se₂�
 ArviZ's ESS for the mean of each estimated quantity.
 """
 
-import arviz as az
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -94,7 +94,7 @@ def test_the_numpyro_model_has_the_posterior_as_its_log_density(form):
 def _mean_se(q):
     """Mean of draws q (chain, draw) and its Monte Carlo standard error sd/sqrt(ESS)."""
     q = np.asarray(q, np.float64)
-    return q.mean(), q.std() / np.sqrt(float(az.ess(q, method="mean")))
+    return q.mean(), q.std() / np.sqrt(float(azs.ess(q, method="mean")))
 
 
 def _agree(a, b, what):

@@ -1,6 +1,6 @@
 """SGLD and SGD iterates on a conjugate Gaussian target: moments within Monte Carlo error."""
 
-import arviz as az
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -25,7 +25,7 @@ def test_langevin_matches_the_gaussian_posterior():
     eps = 1e-3
     res = bj.sgld(jax.random.key(0), _post(), step_size=eps, num_steps=100_000, thin=10)
     s = np.asarray(res.samples["mu"], np.float64)[500:]   # drop burn-in from 0
-    ess = float(az.ess(s[None, :]))
+    ess = float(azs.ess(s[None, :]))
     # on a quadratic potential the Langevin chain is AR(1) with stationary variance v/(1-ε/4v)
     v_eps = V / (1.0 - eps / (4 * V))
     assert abs(s.mean() - M) < 4 * np.sqrt(v_eps / ess)
