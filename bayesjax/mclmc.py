@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from bayesjax import progress
 from bayesjax._checks import positive_int, positive_scalar
 from bayesjax.mcmc_diagnostics import summarize
 from bayesjax.mcmc_result import MCMCResult, initial_params
@@ -48,7 +49,7 @@ _CACHE_SIZE = 32
 _COMPILED: collections.OrderedDict = collections.OrderedDict()   # LRU of compiled samplers
 
 
-def _tune_and_sample(key, post, theta0, *, num_samples, adjusted, diag_precond, target):
+def _tune_and_sample(key, post, theta0, *, num_samples, adjusted, diag_precond, target, bar):
     """One chain: BlackJAX's tuner from ``theta0``, then ``num_samples`` draws by ``lax.scan``."""
     import blackjax
     from blackjax.mcmc import adjusted_mclmc_dynamic as amd
@@ -87,17 +88,19 @@ def _tune_and_sample(key, post, theta0, *, num_samples, adjusted, diag_precond, 
                       diverging=jnp.logical_not(info.nonans), energy_change=info.energy_change)
         return s, (s.position, dict(st, log_joint=s.logdensity))
 
-    _, (z, stats) = jax.lax.scan(draw, state, jax.random.split(run_key, num_samples))
+    _, (z, stats) = progress.scan(draw, state, jax.random.split(run_key, num_samples),
+                                  label="mclmc draws", enabled=bar)
     tuned = dict(L=params.L, step_size=params.step_size,
                  inverse_mass_matrix=params.inverse_mass_matrix,
                  tuning_num_grads=GRADS_PER_STEP * jnp.asarray(tune_steps, jnp.int32) + 1)
     return jax.vmap(unravel)(z), stats, tuned
 
 
-@functools.partial(jax.jit, static_argnames=("num_samples", "adjusted", "diag_precond", "target"))
-def _program(keys, post, theta0, *, num_samples, adjusted, diag_precond, target):
+@functools.partial(jax.jit, static_argnames=("num_samples", "adjusted", "diag_precond", "target",
+                                             "bar"))
+def _program(keys, post, theta0, *, num_samples, adjusted, diag_precond, target, bar):
     one = functools.partial(_tune_and_sample, num_samples=num_samples,
-                            adjusted=adjusted, diag_precond=diag_precond, target=target)
+                            adjusted=adjusted, diag_precond=diag_precond, target=target, bar=bar)
     return jax.vmap(one, in_axes=(0, None, 0))(keys, post, theta0)
 
 
@@ -125,7 +128,7 @@ def _one_start_per_chain(post, init_params, num_chains) -> bool:
 
 def mclmc(key, post: Posterior, *, num_samples: int = 1000, num_chains: int = 2, init_params=None,
           adjusted: bool = False, diagonal_preconditioning: bool = True,
-          target_accept_prob: float = 0.9) -> MCMCResult:
+          target_accept_prob: float = 0.9, progress_bar: bool = True) -> MCMCResult:
     """Sample ``p(θ|D) ∝ exp(post.log_joint(θ))`` with BlackJAX's MCLMC, tuned by BlackJAX.
 
     Args:
@@ -141,6 +144,8 @@ def mclmc(key, post: Posterior, *, num_samples: int = 1000, num_chains: int = 2,
       diagonal_preconditioning: let the tuner estimate a diagonal ``M⁻¹`` (BlackJAX's default).
       target_accept_prob: acceptance rate in (0, 1) the adjusted tuner aims at (ignored when
         ``adjusted=False``); 0.9 as recommended for MAMS.
+      progress_bar: a tqdm bar over the draws on stderr (one for all chains; BlackJAX's tuning
+        has none), unless the ``CI`` environment variable is set (``bayesjax.progress``).
 
     Returns:
       ``MCMCResult(samples, diagnostics, stats, post)`` as from ``bj.nuts``. ``stats`` holds
@@ -184,7 +189,8 @@ def mclmc(key, post: Posterior, *, num_samples: int = 1000, num_chains: int = 2,
 
     theta0 = jax.vmap(lambda p: ravel_pytree(p)[0])(init)
     keys = jax.random.split(key, num_chains)
-    static = dict(num_samples=num_samples, adjusted=bool(adjusted),
+    bar = progress.active(progress_bar, owner="mclmc")
+    static = dict(num_samples=num_samples, adjusted=bool(adjusted), bar=bar,
                   diag_precond=bool(diagonal_preconditioning), target=tap)
     with jax.numpy_dtype_promotion("standard"):   # BlackJAX mixes weak and int types in its tuner
         exe, compile_time = _compiled((keys, post, theta0), static)

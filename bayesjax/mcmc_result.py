@@ -26,7 +26,10 @@ class MCMCResult(NamedTuple):
       samples: parameter pytree, each leaf with leading ``(chain, draw)`` axes.
       diagnostics: ``MCMCDiagnostics``.
       stats: per-draw sampler statistics, ``(chain, draw)`` arrays: ``log_joint`` (nats),
-        ``energy``, ``tree_depth``, ``num_steps`` (leapfrog steps), ``accept_prob``, ``diverging``.
+        ``energy``, ``tree_depth``, ``num_steps`` (leapfrog / integrator steps), ``accept_prob``,
+        ``diverging``; and per-chain ``(chain,)`` counts of what warmup or tuning cost
+        (``bj.nuts``: ``warmup_num_steps``; ``bj.mclmc``: ``tuning_num_grads``, ``L``, and
+        ``num_grads`` per draw).
       post: the ``Posterior`` that was sampled.
     """
 
@@ -42,9 +45,11 @@ class MCMCResult(NamedTuple):
                 f"max_r_hat={d.max_r_hat:.3f}, num_divergent={d.num_divergent})")
 
     def to_arviz(self):
-        """An ``arviz.InferenceData`` with ``posterior`` (one variable per parameter path) and
-        ``sample_stats`` (``lp``, ``energy``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
-        ``diverging``, ``step_size``)."""
+        """The draws as ArviZ 1.x works with them: an ``xarray.DataTree`` (``arviz_base.from_dict``) with
+        a ``posterior`` group (one variable per parameter path, dims ``(chain, draw, ...)``) and a
+        ``sample_stats`` group (``lp``, ``energy``, ``tree_depth``, ``n_steps``, ``acceptance_rate``,
+        ``diverging``, ``step_size``), ready for ``arviz_stats`` (``summary``, ``ess``, ``rhat``) and, where
+        it is installed, ``arviz_plots``."""
         return to_idata(self.post, self.samples, self.stats, self.diagnostics.step_size)
 
     def predictive(self, x, *, batch_size: int = 64):

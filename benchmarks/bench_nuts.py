@@ -23,6 +23,74 @@ from experiments.bnn_posteriors import Config
 from experiments.bnn_posteriors.regression import regression_data, regression_posterior
 
 
+def numpyro_default(key, post, *, num_warmup: int, num_samples: int, num_chains: int):
+    """NumPyro's ``MCMC(NUTS(potential_fn))`` with its defaults on the same potential, started at
+    ``post.params``; the second ``run`` is timed (the first compiles). Returns (min bulk ESS, seconds
+    of that run, R̂) with the same ArviZ diagnostics as ``bj.nuts``."""
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+    from numpyro.infer import MCMC, NUTS
+
+    from bayesjax.mcmc_diagnostics import summarize
+
+    theta0, unravel = ravel_pytree(post.params)
+    init = jax.numpy.broadcast_to(theta0, (num_chains,) + theta0.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)   # "not enough devices": runs sequentially
+        mcmc = MCMC(NUTS(potential_fn=lambda t: -post.log_joint(unravel(t))),
+                    num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+                    progress_bar=False)
+        mcmc.run(key, init_params=init)
+        t0 = time.perf_counter()
+        mcmc.run(key, init_params=init, extra_fields=("num_steps", "diverging"))
+        z = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
+    seconds = time.perf_counter() - t0
+    ex = mcmc.get_extra_fields(group_by_chain=True)
+    shape = np.shape(ex["num_steps"])
+    stats = dict(log_joint=np.zeros(shape), energy=np.zeros(shape), tree_depth=np.zeros(shape),
+                 num_steps=np.asarray(ex["num_steps"]), accept_prob=np.zeros(shape),
+                 diverging=np.asarray(ex["diverging"]))
+    d = summarize(post, jax.vmap(jax.vmap(unravel))(z), stats, step_size=np.ones(num_chains),
+                  max_tree_depth=10, inverse_mass_matrix=None, compile_time=0.0,
+                  sampling_time=seconds, chain_method="numpyro")
+    return d.min_ess_bulk, seconds, d.max_r_hat
+
+
+def defaults(post, *, keys: int, n: int) -> list[dict]:
+    """``bj.nuts`` with its defaults against NumPyro's defaults, same potential, start, draws and
+    chains, over ``keys`` keys (min bulk ESS is noisy: one key can be off by 2×)."""
+    import numpy as np
+
+    ours, theirs = [], []
+    kw = dict(num_warmup=n, num_samples=n, num_chains=2, progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bj.nuts(jax.random.key(99), post, **kw)          # compiles; every later call reuses it
+    for k in range(keys):
+        key = jax.random.key(100 + k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            t0 = time.perf_counter()
+            mc = bj.nuts(key, post, **kw)
+            seconds = time.perf_counter() - t0
+        ours.append((mc.diagnostics.min_ess_bulk, seconds, mc.diagnostics.max_r_hat))
+        theirs.append(numpyro_default(key, post, num_warmup=n, num_samples=n, num_chains=2))
+    o, t = np.asarray(ours), np.asarray(theirs)
+    ratio = (o[:, 0].sum() / o[:, 1].sum()) / (t[:, 0].sum() / t[:, 1].sum())
+    per_key = o[:, 0] / o[:, 1] / (t[:, 0] / t[:, 1])
+    return [
+        row("bj.nuts default / NumPyro NUTS default: ESS/s", ratio, "ratio",
+            f"goal ≥ 3; {keys} keys, {n}+{n} × 2 chains, from post.params; total ESS / total s; "
+            f"per key {', '.join(f'{r:.2f}' for r in per_key)}"),
+        row("bj.nuts default: min bulk ESS / s", o[:, 0].sum() / o[:, 1].sum(), "1/s",
+            f"ESS {', '.join(f'{e:.0f}' for e in o[:, 0])} in {', '.join(f'{s:.1f}' for s in o[:, 1])} s "
+            f"(second call, whole bj.nuts); R̂ ≤ {o[:, 2].max():.3f}"),
+        row("NumPyro NUTS default: min bulk ESS / s", t[:, 0].sum() / t[:, 1].sum(), "1/s",
+            f"ESS {', '.join(f'{e:.0f}' for e in t[:, 0])} in {', '.join(f'{s:.1f}' for s in t[:, 1])} s "
+            f"(second MCMC.run); R̂ ≤ {t[:, 2].max():.3f}"),
+    ]
+
+
 def run(quick: bool = False) -> list[dict]:
     cfg = Config()
     data = regression_data(cfg.seed, num_train=cfg.num_train, num_test=cfg.num_test,
@@ -83,6 +151,7 @@ def run(quick: bool = False) -> list[dict]:
             row(f"{name}: ESS/s / NUTS diag (MAP start)",
                 out[name][0] / out["diag adaptation, MAP start"][0], "ratio", ""),
         ]
+    rows += defaults(post, keys=1 if quick else 3, n=n)
     lap_name, diag_name = "Laplace mass, MAP start", "diag adaptation, random start"
     rows += [
         row("ESS/s: Laplace mass / diag adaptation", out[lap_name][0] / out[diag_name][0],

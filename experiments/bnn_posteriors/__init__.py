@@ -122,6 +122,7 @@ def run(cfg: Config, outdir: Path) -> RunResult:
 
     figures.regression_figures(reg, outdir, noise=cfg.noise, **region)
     figures.sampler_figure(reg, outdir)
+    figures.geometry_figure(reg, outdir)
     figures.classification_figures(cls, grid2d, outdir)
     found = checks.claims(reg, cls, far_scale=cfg.far_scale)
     body = report.body(reg, cls, num_train=cfg.num_train, noise=cfg.noise, num_test=cfg.num_test,

@@ -64,6 +64,9 @@ def record(reg: dict, cls: dict, claims: list[dict]) -> dict:
         "nuts_mass": s,
         "ess_per_grad_ratio_laplace_over_diag": (s["laplace"]["ess_per_1000_grads"]
                                                  / s["diag"]["ess_per_1000_grads"]),
+        "ess_per_grad_ratio_mclmc_over_nuts_diag": (s["mclmc"]["ess_per_1000_grads"]
+                                                   / s["diag"]["ess_per_1000_grads"]),
+        "mass_geometry": {k: v for k, v in reg["geometry"].items() if k != "spectra"},
         "nuts_cov_in_laplace_whitened_frame": {"min_eig": float(reg["whitened"].min()),
                                                "max_eig": float(reg["whitened"].max())},
         "laplace_precision_max_eig": float(reg["laplace_precision_eig"].max()),

@@ -79,26 +79,63 @@ def _slowest(mc):
 
 
 def sampler_figure(reg: dict, outdir) -> None:
-    """Trace of the slowest-mixing weight under each mass matrix, and the log-joint traces."""
-    labels = {"diag": "diag mass adapted, random start", "laplace": "Laplace mass, MAP start"}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for i, (k, mc) in enumerate(reg["runs"].items()):
+    """Trace of the slowest-mixing weight under each sampler, and the log-joint traces."""
+    labels = {"diag": "NUTS, diag mass adapted, random start",
+              "diag_map": "NUTS, diag mass adapted, MAP start",
+              "laplace": "NUTS, Laplace mass, MAP start",
+              "mclmc": "MCLMC (unadjusted), random start"}
+    runs = reg["runs"]
+    fig, axes = plt.subplots(1, len(runs) + 1, figsize=(4.4 * (len(runs) + 1), 4), layout="constrained")
+    for i, (k, mc) in enumerate(runs.items()):
         trace, name = _slowest(mc)
         s = reg["samplers"][k]
+        # MCLMC keeps one draw per step: thin its traces to about NUTS's number of draws
+        step = max(1, trace.shape[1] // runs["diag"].stats["log_joint"].shape[1])
+        x = np.arange(trace.shape[1])[::step]
         for c, tr in enumerate(trace):
-            axes[i].plot(tr, color=f"C{i}", lw=0.7, alpha=1.0 if c == 0 else 0.5)
-            axes[2].plot(np.asarray(mc.stats["log_joint"])[c], color=f"C{i}", lw=0.7,
-                         alpha=0.9 if c == 0 else 0.5, label=labels[k] if c == 0 else None)
+            axes[i].plot(x, tr[::step], color=f"C{i}", lw=0.7, alpha=1.0 if c == 0 else 0.5)
+            axes[-1].plot(np.linspace(0, 1, x.size), np.asarray(mc.stats["log_joint"])[c][::step],
+                          color=f"C{i}", lw=0.7, alpha=0.9 if c == 0 else 0.5,
+                          label=labels[k] if c == 0 else None)
+        depth = "" if k == "mclmc" else f", mean depth {s['mean_tree_depth']:.1f}"
         axes[i].set_title(f"{labels[k]}\nmin bulk ESS {s['min_ess_bulk']:.0f}, ESS/1000 grads "
-                          f"{s['ess_per_1000_grads']:.3f}, mean depth {s['mean_tree_depth']:.1f}",
-                          fontsize=9)
-        axes[i].set_xlabel("draw (after warmup), one line per chain")
+                          f"{s['ess_per_1000_grads']:.3f}{depth}", fontsize=9)
+        axes[i].set_xlabel("draw (after warmup / tuning), one line per chain")
         axes[i].set_ylabel(f"slowest weight: {name}")
-    axes[2].set_xlabel("draw (after warmup), one line per chain")
-    axes[2].set_ylabel("log joint (nats)")
-    axes[2].set_title("Log-joint traces", fontsize=9)
-    axes[2].legend(fontsize=8)
+    axes[-1].set_xlabel("fraction of the run (after warmup / tuning)")
+    axes[-1].set_ylabel("log joint (nats)")
+    axes[-1].set_title("Log-joint traces", fontsize=9)
+    axes[-1].legend(fontsize=8)
     save_figure(fig, outdir, "nuts_mass_matrix")
+
+
+def geometry_figure(reg: dict, outdir) -> None:
+    """Covariance spectra (draws vs the two Laplace Gaussians), and per mass matrix the largest
+    stable leapfrog step at the MAP and along the draws against the widest std to cover."""
+    geo = reg["geometry"]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4), layout="constrained")
+    for i, (name, ev) in enumerate(geo["spectra"].items()):
+        axes[0].semilogy(np.arange(1, ev.size + 1), np.maximum(ev, 1e-12), "o-", ms=3,
+                         color=f"C{i}", label=f"covariance of {name}")
+    axes[0].set_xlabel("eigenvalue index (largest first)")
+    axes[0].set_ylabel("covariance eigenvalue (θ units²)")
+    axes[0].set_title("Posterior covariance spectra: NUTS draws vs Laplace at the MAP", fontsize=9)
+    axes[0].legend(fontsize=8)
+    frames = geo["frames"]
+    x = np.arange(len(frames))
+    for j, (key, lab) in enumerate((("max_step_at_map", "stable ε at the MAP"),
+                                    ("max_step_draws_median", "stable ε along draws (median)"),
+                                    ("max_step_draws_min", "stable ε along draws (worst)"),
+                                    ("widest_std", "widest std to cover √λ_max(MC)"))):
+        axes[1].bar(x + (j - 1.5) * 0.2, [f[key] for f in frames.values()], 0.2,
+                    color=f"C{j}", label=lab)
+    axes[1].set_yscale("log")
+    axes[1].set_xticks(x, [f"{k}\n√κ = {f['sqrt_kappa_median']:.3g}" for k, f in frames.items()],
+                       fontsize=8)
+    axes[1].set_ylabel("length in the mass matrix's whitened units")
+    axes[1].set_title("Step the leapfrog can take vs the width it must cross, per M⁻¹", fontsize=9)
+    axes[1].legend(fontsize=7.5)
+    save_figure(fig, outdir, "mass_geometry")
 
 
 def moons_grid(data: dict, half: float = 6.0, n: int = 70):

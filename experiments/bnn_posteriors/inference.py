@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 import bayesjax as bj
-from experiments.common.claims import log
+from experiments.common.claims import log, show_progress
 
 LAPLACE = {"Laplace full (GLM)": dict(structure="full"),
            "Laplace diag (GLM)": dict(structure="diag"),
@@ -29,35 +29,40 @@ def timed(fn):
 
 
 def nuts(key, post, *, num_warmup: int, num_samples: int, num_chains: int, **kw):
-    """``bj.nuts`` without a progress bar; tree-depth and divergence warnings become log lines
-    (the counts are in the diagnostics and the report)."""
+    """``bj.nuts`` (a bar only on a terminal: ``show_progress``); tree-depth and divergence
+    warnings become log lines (the counts are in the diagnostics and the report)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         mc = bj.nuts(key, post, num_warmup=num_warmup, num_samples=num_samples,
-                     num_chains=num_chains, progress_bar=False, **kw)
+                     num_chains=num_chains, progress_bar=show_progress(), **kw)
     for w in caught:
         log(f"  nuts warning: {str(w.message).removeprefix('nuts: ').split(':')[0]}")
     return mc
 
 
+def mclmc(key, post, *, num_samples: int, num_chains: int):
+    """``bj.mclmc`` (unadjusted); a divergence warning becomes a log line (the count is in the
+    diagnostics and the report)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        mc = bj.mclmc(key, post, num_samples=num_samples, num_chains=num_chains,
+                      progress_bar=show_progress())
+    for w in caught:
+        log(f"  mclmc warning: {str(w.message).removeprefix('mclmc: ').split(':')[0]}")
+    return mc
+
+
 def sampler_summary(mc) -> dict:
-    """Deterministic efficiency numbers of a NUTS run (no wall-clock times)."""
+    """Deterministic efficiency numbers of a NUTS or MCLMC run (no wall-clock times); gradient
+    evaluations after warmup / tuning."""
     d = mc.diagnostics
-    grads = int(np.sum(mc.stats["num_steps"]))
+    grads = int(np.sum(mc.stats["num_grads" if "num_grads" in mc.stats else "num_steps"]))
     return {"min_ess_bulk": d.min_ess_bulk, "max_r_hat": d.max_r_hat,
             "num_divergent": d.num_divergent, "mean_tree_depth": d.mean_tree_depth,
             "max_tree_depth_fraction": d.max_tree_depth_fraction,
             "step_size": np.asarray(d.step_size), "grad_evals": grads,
             "ess_per_1000_grads": 1000.0 * d.min_ess_bulk / grads,
             "mean_accept_prob": d.mean_accept_prob}
-
-
-def whitened_eigenvalues(draws, precision):
-    """Eigenvalues of ``Lᵀ C L`` (``P = L Lᵀ``, C the covariance of the (S, P) draws): all ≈ 1
-    when the draws come from ``N(·, P⁻¹)``; ≫ 1 where the posterior is wider than the Gaussian."""
-    chol = np.linalg.cholesky(np.asarray(precision, np.float64))
-    cov = np.cov(np.asarray(draws, np.float64), rowvar=False)
-    return np.linalg.eigvalsh(chol.T @ cov @ chol)
 
 
 def flat_draws(samples):

@@ -171,13 +171,13 @@ def run(config: Config, outdir: Path) -> RunResult:
     return RunResult({**_summary(a, a2, b, c, d), "claims": claims}, report.body(a, a2, b, c, d))
 
 
-_ARRAYS = ("grid", "potential", "density", "nuts_draws", "langevin_draws", "grid_x", "grid_y",
-           "laplace_precisions", "settings")
+_ARRAYS = ("grid", "potential", "density", "nuts_draws", "langevin_draws", "mclmc_draws", "grid_x",
+           "grid_y", "laplace_precisions", "settings", "walls")
 
 
 def _summary(a, a2, b, c, d) -> dict:
-    """metrics.json: every measured number, without the figure arrays and the settings (those
-    are in config.json)."""
+    """metrics.json: every measured number, without the figure arrays, the settings (those are in
+    config.json) and the wall times (the report has them)."""
     drop = lambda r: {k: v for k, v in r.items() if k not in _ARRAYS}  # noqa: E731
     return {"bowls_1d": drop(a), "bowls_2d": drop(a2), "rescaling": drop(b),
             "evidence": drop(c), "batch": drop(d)}

@@ -9,9 +9,9 @@ claims.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import NamedTuple
 
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +19,7 @@ import scipy.stats
 
 import bayesjax as bj
 from experiments.common import stats
-from experiments.common.claims import claim, log
+from experiments.common.claims import claim, log, show_progress
 
 OFFSET = 1.0  # c in f = sqrt(2(U + c)): keeps the square root away from 0, so f is smooth
 U32 = 2.0**-24  # unit roundoff of float32
@@ -159,13 +159,10 @@ def langevin_stationary_fraction(post, means, precisions, step: float) -> dict:
 # ----------------------------------------------------------------------------- samplers
 def indicator_fraction(ind) -> tuple[float, float, float]:
     """Mean of a (chains, draws) 0/1 indicator, its standard error ``√(f(1-f)/ESS)`` and the ESS
-    of the mean (``arviz.ess(method="mean")``, which accounts for autocorrelation and chains)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        import arviz as az
+    of the mean (``arviz_stats.ess(method="mean")``, which accounts for autocorrelation and chains)."""
     ind = np.asarray(ind, np.float64)
     f = float(ind.mean())
-    ess = float(az.ess(ind, method="mean"))
+    ess = float(azs.ess(ind, method="mean"))
     return f, math.sqrt(f * (1.0 - f) / ess), ess
 
 
@@ -173,27 +170,43 @@ def run_nuts(key, post, inits, *, step_size: float, num_warmup: int, num_samples
     """``bj.nuts`` on ``post``, one chain per row of ``inits``, at a fixed step size and a unit
     mass, neither adapted: a step adapted inside one bowl is unstable in the sharper one (a chain
     that adapted in the flat bowl gets stuck in the sharp one). Warmup is burn-in only. Returns
-    (chains, draws, D) draws and the number of divergent transitions."""
+    (chains, draws, D) draws, the number of divergent transitions, the post-warmup gradient
+    evaluations (leapfrog steps) and the sampling seconds."""
     mc = bj.nuts(key, post, num_warmup=num_warmup, num_samples=num_samples,
                  num_chains=len(inits), init_params={"theta": jnp.asarray(inits, jnp.float32)},
-                 mass="identity", step_size=step_size, progress_bar=False)
-    return np.asarray(mc.samples["theta"], np.float64), mc.diagnostics.num_divergent
+                 mass="identity", step_size=step_size, progress_bar=show_progress())
+    return (np.asarray(mc.samples["theta"], np.float64), mc.diagnostics.num_divergent,
+            int(mc.stats["num_steps"].sum()), mc.diagnostics.sampling_time)
+
+
+def run_mclmc(key, post, inits, *, num_samples: int, adjusted: bool = False):
+    """``bj.mclmc`` (unadjusted, or Metropolis-adjusted; BlackJAX's own tuning, per chain) on
+    ``post``, one chain per row of ``inits``. Returns (chains, draws, D) draws, the draws flagged
+    divergent, the post-tuning gradient evaluations and the seconds of tuning + sampling."""
+    mc = bj.mclmc(key, post, num_samples=num_samples, num_chains=len(inits),
+                  init_params={"theta": jnp.asarray(inits, jnp.float32)}, adjusted=adjusted,
+                  progress_bar=show_progress())
+    return (np.asarray(mc.samples["theta"], np.float64), mc.diagnostics.num_divergent,
+            int(mc.stats["num_grads"].sum()), mc.diagnostics.sampling_time)
 
 
 def run_langevin(key, post, inits, *, step_size: float, num_steps: int, thin: int):
-    """``bj.sgld`` (full batch: unadjusted Langevin), one chain per row of ``inits``, vmapped."""
+    """``bj.sgld`` (full batch: unadjusted Langevin), one chain per row of ``inits``, vmapped (one
+    bar for all, on a terminal)."""
+    bar = show_progress()
     def one(k, theta):
         return bj.sgld(k, post, step_size=step_size, num_steps=num_steps, thin=thin,
-                       init_params={"theta": theta}).samples["theta"]
+                       init_params={"theta": theta}, progress_bar=bar).samples["theta"]
 
     keys = jax.random.split(key, len(inits))
     return np.asarray(jax.jit(jax.vmap(one))(keys, jnp.asarray(inits, jnp.float32)), np.float64)
 
 
 def sample_bowls(key, means, precs, samplers: Samplers, *, nuts_samples: int,
-                 langevin_steps: int, barrier=None) -> dict:
-    """Laplace masses at the two modes and NUTS / Langevin draws, with each sampler's sharp-basin
-    share, its s.e. and ESS, and how often its chains crossed the barrier."""
+                 langevin_steps: int, barrier=None, mclmc: bool = False) -> dict:
+    """Laplace masses at the two modes and NUTS / Langevin (and with ``mclmc``, MCLMC with the
+    gradient budget of NUTS) draws, with each sampler's sharp-basin share, its s.e. and ESS, and
+    how often its chains crossed the barrier."""
     post = bowls_posterior(means, precs, barrier)
     laps = [bj.laplace(post, {"theta": jnp.asarray(m, jnp.float32)}, curvature="hessian")
             for m in means]
@@ -201,18 +214,31 @@ def sample_bowls(key, means, precs, samplers: Samplers, *, nuts_samples: int,
     grad0 = max(float(jnp.max(jnp.abs(jax.grad(post.log_joint)(lap.mean)["theta"])))
                 for lap in laps)
     step = 1 / math.sqrt(max(float(np.linalg.eigvalsh(np.asarray(k)).max()) for k in precs))
-    kn, kl = jax.random.split(key)
+    kn, kl, km = jax.random.split(key, 3)
     half = lambda n: np.repeat(np.asarray(means, np.float32), n // 2, axis=0)  # noqa: E731
-    nuts, divergent = run_nuts(kn, post, half(samplers.nuts_chains), step_size=step,
-                               num_warmup=samplers.nuts_warmup, num_samples=nuts_samples)
+    nuts, divergent, nuts_grads, nuts_time = run_nuts(
+        kn, post, half(samplers.nuts_chains), step_size=step, num_warmup=samplers.nuts_warmup,
+        num_samples=nuts_samples)
     lang = run_langevin(kl, post, half(samplers.langevin_chains),
                         step_size=samplers.langevin_step, num_steps=langevin_steps,
                         thin=samplers.langevin_thin)
     out = dict(post=post, laps=laps, log_mass=log_mass, grad_at_modes=grad0,
                laplace_fraction=float(1.0 / (1.0 + np.exp(log_mass[1] - log_mass[0]))),
-               nuts=nuts, langevin=lang, divergent=divergent, nuts_step=step)
-    for name, draws in (("nuts", nuts), ("langevin", lang)):
-        ind = bowl_index(draws, means, precs, barrier) == 0
+               nuts=nuts, langevin=lang, divergent=divergent, nuts_step=step,
+               nuts_grads=nuts_grads, nuts_time=nuts_time)
+    draws = {"nuts": nuts, "langevin": lang}
+    if mclmc:
+        # unadjusted MCLMC takes 2 gradients a step and a step a draw: NUTS's gradient budget
+        per_chain = max(10, nuts_grads // (2 * samplers.nuts_chains))
+        (draws["mclmc"], out["mclmc_divergent"], out["mclmc_grads"],
+         out["mclmc_time"]) = run_mclmc(km, post, half(samplers.nuts_chains), num_samples=per_chain)
+        # adjusted: several integrator steps a draw, so a quarter of the draws
+        (draws["mclmc_adjusted"], out["mclmc_adjusted_divergent"], out["mclmc_adjusted_grads"],
+         out["mclmc_adjusted_time"]) = run_mclmc(km, post, half(samplers.nuts_chains),
+                                                 num_samples=max(10, per_chain // 4), adjusted=True)
+    for name, d in draws.items():
+        ind = bowl_index(d, means, precs, barrier) == 0
+        out[name] = d
         out[f"{name}_fraction"], out[f"{name}_se"], out[f"{name}_ess"] = indicator_fraction(ind)
         out[f"{name}_crossings"] = int(np.sum(np.diff(ind, axis=1) != 0))
     return out
@@ -263,8 +289,9 @@ def two_dimensional(key, *, grid_points: int, num_samples: int, samplers: Sample
     means = [[0.0, 0.0], [4.0, 0.0]]
     precs = [rot @ np.diag([25.0, 4.0]) @ rot.T, np.diag([0.5, 2.0])]
     r = sample_bowls(key, means, precs, samplers, nuts_samples=num_samples,
-                     langevin_steps=samplers.langevin_steps // 4)
+                     langevin_steps=samplers.langevin_steps // 4, mclmc=True)
     masses = grid_masses_2d(r["post"], means, precs, grid_points)
+    eff, walls = sampler_efficiency(r)
     xs, ys = np.linspace(-2.0, 8.0, 201), np.linspace(-4.0, 4.0, 161)
     pts = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
     lj = log_joint_on(r["post"], pts).reshape(xs.size, ys.size)
@@ -278,7 +305,30 @@ def two_dimensional(key, *, grid_points: int, num_samples: int, samplers: Sample
                 langevin_se=r["langevin_se"], nuts_divergent=r["divergent"],
                 laplace_precisions=[np.asarray(lap.posterior_precision()) for lap in r["laps"]],
                 grid_x=xs, grid_y=ys, potential=-(lj - lj.max()), nuts_draws=thin(r["nuts"]),
-                langevin_draws=thin(r["langevin"]))
+                langevin_draws=thin(r["langevin"]), mclmc_draws=thin(r["mclmc"]),
+                efficiency=eff, walls=walls,
+                **{f"{m}_{k}": r[f"{m}_{k}"] for m in ("mclmc", "mclmc_adjusted")
+                   for k in ("fraction", "se", "divergent")},
+                **{f"{m}_z": float(stats.z_score(r[f"{m}_fraction"], masses[0] / masses.sum(),
+                                                 r[f"{m}_se"])) for m in ("mclmc", "mclmc_adjusted")},
+                nuts_z=float(stats.z_score(r["nuts_fraction"], masses[0] / masses.sum(),
+                                           r["nuts_se"])))
+
+
+def sampler_efficiency(r: dict) -> tuple[dict, dict]:
+    """ESS of the sharp-basin indicator per post-warmup (post-tuning) gradient evaluation, NUTS and
+    MCLMC, and, apart because they are wall times (not in metrics.json), ESS per second of warmup
+    + sampling (tuning + sampling)."""
+    eff, walls = {}, {}
+    for name in ("nuts", "mclmc", "mclmc_adjusted"):
+        ess, grads, secs = r[f"{name}_ess"], r[f"{name}_grads"], r[f"{name}_time"]
+        eff[name] = {"ess": ess, "grads": grads, "ess_per_1000_grads": 1000.0 * ess / grads}
+        walls[name] = {"seconds": secs, "ess_per_s": ess / secs}
+    for name in ("mclmc", "mclmc_adjusted"):
+        eff[f"{name}_over_nuts_per_grad"] = (eff[name]["ess_per_1000_grads"]
+                                             / eff["nuts"]["ess_per_1000_grads"])
+        walls[f"{name}_over_nuts_per_s"] = walls[name]["ess_per_s"] / walls["nuts"]["ess_per_s"]
+    return eff, walls
 
 
 def claims(a: dict) -> list:

@@ -53,16 +53,18 @@ def plot_bowls_1d(a, outdir):
 
 
 def plot_bowls_2d(a2, outdir):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8), sharey=True, layout="constrained")
     xs, ys, u = a2["grid_x"], a2["grid_y"], a2["potential"]
+    colours = {"nuts_draws": "C0", "langevin_draws": "C1", "mclmc_draws": "C4"}
     for ax, key, title in ((axes[0], "nuts_draws", "NUTS"), (axes[1], "langevin_draws",
-                                                             "Langevin (bj.sgld)")):
+                                                             "Langevin (bj.sgld)"),
+                           (axes[2], "mclmc_draws", "MCLMC (bj.mclmc)")):
         cs = ax.contour(xs, ys, u.T, levels=[0.5, 1, 2, 3, 4, 6, 8], colors="grey",
                         linewidths=0.7)
         ax.clabel(cs, fontsize=7)
         pts = a2[key]
-        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.25, color="C0" if key == "nuts_draws"
-                   else "C1", label=f"{title} samples")
+        ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.25, color=colours[key],
+                   label=f"{title} samples")
         for j, (m, prec) in enumerate(zip(a2["means"], a2["laplace_precisions"], strict=True)):
             _ellipse(ax, m, prec, "C3" if j == 0 else "C2",
                      label=f"Laplace at the {'sharp' if j == 0 else 'flat'} mode (1σ, 2σ)")

@@ -8,7 +8,7 @@ by its step, but BlackJAX's tuning keeps that bias far below this Monte Carlo er
 
 import logging
 
-import arviz as az
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,7 +41,7 @@ def _blr(y=Y):
 
 def _within_mc_error(q, expected):
     q = np.asarray(q, np.float64)
-    se = q.std() / np.sqrt(float(az.ess(q, method="mean")))
+    se = q.std() / np.sqrt(float(azs.ess(q, method="mean")))
     assert abs(q.mean() - expected) < Z * se, (q.mean(), expected, se)
 
 
@@ -86,7 +86,7 @@ def test_stats_count_the_gradients_and_diagnostics_are_nuts_shaped(run):
     lj = jax.vmap(_blr().log_joint)({"w": mc.samples["w"][0, :5]})
     np.testing.assert_allclose(s["log_joint"][0, :5], lj, rtol=1e-5)
     idata = mc.to_arviz()
-    np.testing.assert_allclose(d.ess_bulk["w"], az.ess(idata, method="bulk")["w"].values)
+    np.testing.assert_allclose(d.ess_bulk["w"], azs.ess(idata, method="bulk")["w"].values)
     xt = np.array([[0.5, -1.0, 2.0]], np.float32)
     f = np.einsum("md,csd->csm", xt, np.asarray(mc.samples["w"], np.float64))
     np.testing.assert_allclose(mc.predictive(xt).mean, f.mean((0, 1)), rtol=1e-5)
@@ -143,3 +143,15 @@ def test_bad_arguments_raise(kwargs, error, match):
     post = _scalar() if post == "scalar" else post
     with pytest.raises(error, match=match):
         bj.mclmc(jax.random.key(0), post, **kwargs)
+
+
+def test_progress_bar_unless_ci(capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    a = bj.mclmc(jax.random.key(5), _blr(), num_samples=300, num_chains=2, progress_bar=True)
+    assert "mclmc draws" in capsys.readouterr().err
+    monkeypatch.setenv("CI", "1")
+    b = bj.mclmc(jax.random.key(5), _blr(), num_samples=300, num_chains=2, progress_bar=True)
+    assert capsys.readouterr().err == ""
+    np.testing.assert_array_equal(a.samples["w"], b.samples["w"])     # the bar changes nothing
+    with pytest.raises(TypeError, match="progress_bar must be a bool"):
+        bj.mclmc(jax.random.key(5), _blr(), num_samples=300, progress_bar="yes")

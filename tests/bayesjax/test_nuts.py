@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-import arviz as az
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -45,7 +45,7 @@ def _blr(y=Y):
 def _within_mc_error(q, expected, k=4.0):
     """|mean(q) − expected| < k · sd(q)/sqrt(ESS_mean(q)) for draws q of shape (chain, draw)."""
     q = np.asarray(q, np.float64)
-    se = q.std() / np.sqrt(float(az.ess(q, method="mean")))
+    se = q.std() / np.sqrt(float(azs.ess(q, method="mean")))
     assert abs(q.mean() - expected) < k * se, (q.mean(), expected, se)
 
 
@@ -74,8 +74,8 @@ def test_diagnostics_have_the_right_types(blr_run):
     for per in (d.ess_bulk, d.ess_tail, d.r_hat):
         assert set(per) == {"w"} and per["w"].shape == (D,)
     idata = blr_run.to_arviz()
-    np.testing.assert_allclose(d.ess_bulk["w"], az.ess(idata, method="bulk")["w"].values)
-    np.testing.assert_allclose(d.r_hat["w"], az.rhat(idata)["w"].values)
+    np.testing.assert_allclose(d.ess_bulk["w"], azs.ess(idata, method="bulk")["w"].values)
+    np.testing.assert_allclose(d.r_hat["w"], azs.rhat(idata)["w"].values)
     assert d.min_ess_bulk == pytest.approx(d.ess_bulk["w"].min())
     assert d.max_r_hat == pytest.approx(d.r_hat["w"].max()) and d.max_r_hat < 1.01
     assert isinstance(d.num_divergent, int) and d.num_divergent == 0
@@ -97,9 +97,19 @@ def test_diagnostics_have_the_right_types(blr_run):
     post = _blr()
     lj = jax.vmap(post.log_joint)({"w": blr_run.samples["w"][0, :5]})
     np.testing.assert_allclose(blr_run.stats["log_joint"][0, :5], lj, rtol=1e-5)
+    assert set(idata.children) == {"posterior", "sample_stats"}      # an ArviZ 1.x DataTree
     assert idata.posterior["w"].shape == (2, 2000, D)
     assert {"lp", "diverging", "tree_depth", "energy", "step_size"} <= set(idata.sample_stats)
-    assert "w[0]" in az.summary(idata).index
+    assert "w[0]" in azs.summary(idata).index
+
+
+def test_warmup_gradients_are_counted(blr_run):
+    full = blr_run.stats["warmup_num_steps"]
+    assert full.shape == (2,) and np.all(full >= KW["num_warmup"])
+    with pytest.warns(RuntimeWarning, match="hit max_tree_depth=1"):   # depth 1: one step each
+        one = bj.nuts(jax.random.key(0), _blr(), num_warmup=200, num_samples=50, num_chains=1,
+                      progress_bar=False, max_tree_depth=1)
+    assert int(one.stats["warmup_num_steps"][0]) == 200 and int(one.stats["num_steps"].sum()) == 50
 
 
 def test_result_passes_through_jit(blr_run):
@@ -147,6 +157,7 @@ def test_progress_lines_unless_ci(capsys, monkeypatch):
     bj.nuts(jax.random.key(5), _blr(), **{**KW, "progress_bar": True})
     err = capsys.readouterr().err
     assert "nuts: chain 1/2: 500 warmup + 2000 draws ..." in err and "nuts: done in" in err
+    assert "nuts warmup" in err and "nuts draws" in err and "2000/2000" in err    # tqdm bars
     monkeypatch.setenv("CI", "1")
     bj.nuts(jax.random.key(5), _blr(), **{**KW, "progress_bar": True})
     assert capsys.readouterr().err == ""
@@ -291,10 +302,10 @@ def test_bad_arguments_raise_before_compiling(kwargs, match, caplog):
     elif mass == "laplace-last-layer":
         post = _two_groups()
         kwargs["mass"] = bj.laplace(post, subset="last_layer")
-    before = len(_COMPILED)
+    before, key = len(_COMPILED), jax.random.key(0)   # the key's own first compile is not nuts's
     with jax.log_compiles(), caplog.at_level(logging.WARNING):
         with pytest.raises(ValueError, match=match):
-            bj.nuts(jax.random.key(0), post, **kwargs)
+            bj.nuts(key, post, **kwargs)
     assert len(_COMPILED) == before
     assert not [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
 

@@ -13,7 +13,7 @@ from jax.flatten_util import ravel_pytree
 from scipy.stats import norm
 
 from experiments import bnn_posteriors as exp
-from experiments.bnn_posteriors import checks, classification, inference, regression
+from experiments.bnn_posteriors import checks, classification, geometry, inference, regression
 
 
 def test_config_rejects_invalid_values():
@@ -97,9 +97,9 @@ def test_whitened_eigenvalues_are_one_for_draws_from_the_laplace_gaussian():
     a = rng.normal(size=(5, 5))
     prec = a @ a.T + 0.5 * np.eye(5)
     draws = rng.multivariate_normal(np.ones(5), np.linalg.inv(prec), size=40_000)
-    eig = inference.whitened_eigenvalues(draws, prec)
+    eig = geometry.whitened_eigenvalues(draws, prec)
     assert np.all(np.abs(eig - 1.0) < 0.1)
-    assert np.all(np.abs(inference.whitened_eigenvalues(draws, 2.0 * prec) - 2.0) < 0.2)
+    assert np.all(np.abs(geometry.whitened_eigenvalues(draws, 2.0 * prec) - 2.0) < 0.2)
 
 
 def test_flat_draws_follow_ravel_pytree_order():
@@ -120,3 +120,35 @@ def test_far_points_scale_distances_from_the_training_mean():
     np.testing.assert_allclose(np.linalg.norm(far - mu, axis=1),
                                20.0 * np.linalg.norm(xt - mu, axis=1), rtol=1e-5)
     np.testing.assert_allclose(classification.confidence([0.2, 0.9]), [0.8, 0.9])
+
+
+def test_mass_geometry_of_a_gaussian_posterior_is_the_identity_frame():
+    """Bayesian linear regression: the posterior is exactly N(m, H⁻¹), so with M⁻¹ = H⁻¹ every
+    whitened eigenvalue is 1 (√κ = 1, the leapfrog bound ε < 2), the Mahalanobis mean is P; a
+    diagonal mass of a correlated posterior has κ > 1."""
+    import bayesjax as bj
+
+    rng = np.random.default_rng(4)
+    n, p, sigma = 40, 4, 0.5
+    x = rng.normal(size=(n, p)) @ np.diag([1.0, 3.0, 0.3, 1.0])
+    x[:, 1] += 2.0 * x[:, 0]
+    y = x @ rng.normal(size=p) + sigma * rng.normal(size=n)
+    post = bj.Posterior.from_apply(lambda prm, xx: xx @ prm["w"], {"w": jnp.zeros(p)},
+                                   bj.likelihoods.Gaussian(sigma), bj.priors.Gaussian(1.0),
+                                   jnp.asarray(x), jnp.asarray(y))
+    h = x.T @ x / sigma**2 + np.eye(p)
+    mean = np.linalg.solve(h, x.T @ y / sigma**2)
+    draws = rng.multivariate_normal(mean, np.linalg.inv(h), size=50_000)
+    g = geometry.mass_geometry(post, {"w": jnp.asarray(mean)}, draws,
+                               inv_mass_diag=np.diag(np.linalg.inv(h)), precision_ggn=h,
+                               num_points=8)
+    lap = g["frames"]["Laplace Hessian"]
+    assert abs(g["hessian_min_eig_at_map"] - np.linalg.eigvalsh(h).min()) < 1e-4 * np.abs(h).max()
+    assert abs(lap["sqrt_kappa_median"] - 1.0) < 0.02 and abs(lap["max_step_at_map"] - 2.0) < 1e-6
+    assert abs(lap["max_step_draws_min"] - 2.0) < 1e-6          # H is constant for a Gaussian
+    assert abs(g["frames"]["draws' covariance"]["sqrt_kappa_median"] - 1.0) < 0.02
+    assert g["frames"]["adapted diag"]["sqrt_kappa_median"] > 1.5
+    assert abs(g["mahalanobis_mean"]["hessian"] - p) < 0.1
+    assert np.all(np.abs(np.asarray(g["whitened_range"]["ggn"]) - 1.0) < 0.05)
+    np.testing.assert_allclose(g["spectra"]["Laplace Hessian"], np.sort(np.linalg.eigvalsh(
+        np.linalg.inv(h)))[::-1], rtol=1e-5)                  # H(θ*) by float32 autodiff

@@ -117,6 +117,22 @@ def test_samplers_are_deterministic():
     assert nuts[0].shape == (2, 200, 1) and lang[0].shape == (2, 200, 1)
 
 
+def test_mclmc_on_the_2d_bowls_is_deterministic_and_counts_its_gradients():
+    post = bowls.bowls_posterior([[0.0, 0.0], [4.0, 0.0]], [np.diag([25.0, 4.0]), np.diag([0.5, 2.0])])
+    inits = np.array([[0.0, 0.0], [4.0, 0.0]])
+    runs = [bowls.run_mclmc(jax.random.key(3), post, inits, num_samples=200) for _ in range(2)]
+    assert np.array_equal(runs[0][0], runs[1][0]) and runs[0][0].shape == (2, 200, 2)
+    assert runs[0][2] == 2 * 2 * 200                    # 2 chains × 200 draws × 2 gradients a step
+    eff, walls = bowls.sampler_efficiency(dict(nuts_ess=50.0, nuts_grads=10_000, nuts_time=2.0,
+                                               mclmc_ess=100.0, mclmc_grads=5_000, mclmc_time=1.0,
+                                               mclmc_adjusted_ess=25.0, mclmc_adjusted_grads=5_000,
+                                               mclmc_adjusted_time=2.0))
+    assert eff["mclmc_over_nuts_per_grad"] == 4.0 and walls["mclmc_over_nuts_per_s"] == 4.0
+    assert eff["mclmc_adjusted_over_nuts_per_grad"] == 1.0
+    assert walls["mclmc_adjusted_over_nuts_per_s"] == 0.5
+    assert "seconds" not in eff["nuts"]                 # wall times stay out of metrics.json
+
+
 # ----------------------------------------------------------------------------- (b) rescaling
 def _relu_params(seed=0, hidden=6):
     k = jax.random.split(jax.random.key(seed), 4)
