@@ -51,6 +51,8 @@ class Config:
       cancer_test_fraction: share of each breast-cancer class held out (the suite's stratified
         split; 0.297 holds out 63 + 106 = 169 of the 569 points).
       cancer: run the breast-cancer part (the smoke run skips it: same code as the moons).
+      mclmc_budget: MCLMC's post-tuning gradient evaluations as a share of NUTS's post-warmup
+        ones (1: the same budget; the smoke run takes a quarter).
     """
 
     seed: int = 0
@@ -78,6 +80,7 @@ class Config:
     far_scale: float = 20.0
     cancer_test_fraction: float = 0.297
     cancer: bool = True
+    mclmc_budget: float = 1.0
 
     def __post_init__(self):
         integers(self, ("width", "num_test", "map_steps", "l1_steps", "mc_samples",
@@ -86,6 +89,7 @@ class Config:
         integers(self, ("nuts_warmup",), minimum=0)
         integers(self, ("num_train",), minimum=4)
         in_interval(self, ("cancer_test_fraction",), 0.05, 0.5, closed_low=True, closed_high=True)
+        in_interval(self, ("mclmc_budget",), 0.0, 1.0, closed_high=True)
         positive(self, ("noise", "prior_scale", "map_learning_rate", "l1_learning_rate",
                         "moons_noise", "gap_half_width", "far_scale"))
         if not self.gap_half_width < self.data_half_width < self.test_half_width < math.inf:
@@ -94,7 +98,8 @@ class Config:
     @classmethod
     def smoke(cls) -> Config:
         return cls(num_test=300, map_steps=3000, l1_steps=5000, mc_samples=100, nuts_warmup=100,
-                   nuts_samples=100, moons_test=1000, cls_steps=1500, cancer=False)
+                   nuts_samples=100, moons_test=1000, cls_steps=1500, cancer=False,
+                   mclmc_budget=0.25)
 
 
 def run(cfg: Config, outdir: Path) -> RunResult:
@@ -105,7 +110,8 @@ def run(cfg: Config, outdir: Path) -> RunResult:
         cfg.seed, num_train=cfg.num_train, num_test=cfg.num_test, noise=cfg.noise,
         width=cfg.width, prior_scale=cfg.prior_scale, test_half_width=cfg.test_half_width,
         map_steps=cfg.map_steps, map_learning_rate=cfg.map_learning_rate, l1_steps=cfg.l1_steps,
-        l1_learning_rate=cfg.l1_learning_rate, mc_samples=cfg.mc_samples, **region, **nuts)
+        l1_learning_rate=cfg.l1_learning_rate, mc_samples=cfg.mc_samples,
+        mclmc_budget=cfg.mclmc_budget, **region, **nuts)
 
     fit = dict(prior_scale=cfg.prior_scale, steps=cfg.cls_steps,
                learning_rate=cfg.map_learning_rate, far_scale=cfg.far_scale, **nuts)

@@ -95,7 +95,7 @@ def measure(seed: int, *, num_train: int, num_test: int, noise: float, width: in
             prior_scale: float, gap_half_width: float, data_half_width: float,
             test_half_width: float, map_steps: int, map_learning_rate: float, l1_steps: int,
             l1_learning_rate: float, mc_samples: int, nuts_warmup: int, nuts_samples: int,
-            nuts_chains: int) -> dict:
+            nuts_chains: int, mclmc_budget: float = 1.0) -> dict:
     data = regression_data(seed, num_train=num_train, num_test=num_test, noise=noise,
                            gap_half_width=gap_half_width, data_half_width=data_half_width,
                            test_half_width=test_half_width)
@@ -146,10 +146,11 @@ def measure(seed: int, *, num_train: int, num_test: int, noise: float, width: in
     runs["diag_map"] = nuts(k_nuts, post, mass="diag", init_params=mode, **chains)
     log("regression: NUTS, Laplace covariance as the mass matrix, from the MAP ...")
     runs["laplace"] = nuts(k_nuts, post, mass=laps["Laplace full (GLM)"], **chains)
-    # unadjusted MCLMC: 2 gradients a step, a step a draw: NUTS's post-warmup gradient budget
-    # (BlackJAX tunes on fractions of the run, so a shorter one is also tuned worse: with a tenth
-    # of it, seed 0 gave min bulk ESS 9 and R̂ 1.2)
-    per_chain = max(100, int(runs["diag"].stats["num_steps"].sum()) // (2 * nuts_chains))
+    # unadjusted MCLMC: 2 gradients a step, a step a draw: NUTS's post-warmup gradient budget times
+    # mclmc_budget (BlackJAX tunes on fractions of the run, so a shorter one is also tuned worse:
+    # with a tenth of it, seed 0 gave min bulk ESS 9 and R̂ 1.2)
+    per_chain = max(100, int(mclmc_budget * int(runs["diag"].stats["num_steps"].sum())
+                             // (2 * nuts_chains)))
     log(f"regression: MCLMC (BlackJAX, unadjusted), same start, {per_chain} draws x {nuts_chains} "
         "chains ...")
     runs["mclmc"] = mclmc(k_nuts, post, num_samples=per_chain, num_chains=nuts_chains)

@@ -144,6 +144,7 @@ def body(reg: dict, cls: dict, *, num_train: int, noise: float, gap_half_width: 
     ratio_g = s["laplace"]["ess_per_1000_grads"] / s["diag"]["ess_per_1000_grads"]
     mc_g = s["mclmc"]["ess_per_1000_grads"] / s["diag"]["ess_per_1000_grads"]
     mc_s = w["mclmc"]["ess_per_s"] / w["diag"]["ess_per_s"]
+    budget = s["mclmc"]["grad_evals"] / s["diag"]["grad_evals"]
     lines += [
         "", "**Samplers.** Same posterior and keys. \"diag\" is `bj.nuts`'s default (diagonal mass "
         "adapted in Stan's windows, from the random initialisation; the NUTS row above), also "
@@ -151,7 +152,7 @@ def body(reg: dict, cls: dict, *, num_train: int, noise: float, gap_half_width: 
         "\"laplace\" uses the full-Laplace covariance at the MAP as M⁻¹ (only ε adapted) and starts "
         "at the MAP; MCLMC is `bj.mclmc` (BlackJAX's unadjusted microcanonical Langevin, tuned by "
         "BlackJAX: step, L and a diagonal preconditioner) from the same start as \"diag\", with "
-        "as many gradient evaluations after tuning as NUTS spent after warmup. ESS = min over "
+        f"{budget:.2g}× the gradient evaluations NUTS spent after warmup (after tuning). ESS = min over "
         "parameters of the bulk ESS; time = warmup + draws (MCLMC: tuning + draws).", "",
         sampler_table(reg), "",
         f"ESS per gradient evaluation, MCLMC / NUTS diag: **{mc_g:.2f}×**; ESS per second "

@@ -46,6 +46,8 @@ class Config:
       nuts_chains, nuts_warmup, nuts_samples: NUTS chains (half in each bowl), burn-in, draws.
       quad_points: Simpson points per basin (1-D); ``grid_points_2d`` per axis (2-D).
       samples_2d: NUTS draws per chain in 2-D (Langevin gets the 1-D settings / 4 steps).
+      mclmc_adjusted: also run the Metropolis-adjusted MCLMC on the 2-D bowls (the smoke run
+        skips it; the unadjusted one always runs).
       rescale_alphas: the α sweep of (b); powers of 2 including 1 (exact rescaling).
       hidden, relu_data, relu_steps, relu_prior_scale: the ReLU net of (b), its data size, its
         ``fit_mle`` steps and the Gaussian prior scale s of its basin mass.
@@ -73,6 +75,7 @@ class Config:
     quad_points: int = 20_001
     grid_points_2d: int = 601
     samples_2d: int = 10_000
+    mclmc_adjusted: bool = True
     rescale_alphas: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
     hidden: int = 16
     relu_data: int = 64
@@ -139,7 +142,7 @@ class Config:
         return cls(langevin_steps=60_000, nuts_samples=6000, quad_points=4001,
                    grid_points_2d=201, samples_2d=500, rescale_alphas=(0.25, 0.5, 1.0, 2.0, 4.0),
                    relu_steps=3000, num_precisions=7, logistic_steps=1500, learning_rates=(0.5,),
-                   epochs=300, checkpoints=4)
+                   epochs=300, checkpoints=4, mclmc_adjusted=False)
 
 
 def run(config: Config, outdir: Path) -> RunResult:
@@ -152,7 +155,7 @@ def run(config: Config, outdir: Path) -> RunResult:
                               separation=cfg.separation, quad_points=cfg.quad_points,
                               samplers=samplers)
     a2 = bowls.two_dimensional(ka2, grid_points=cfg.grid_points_2d, num_samples=cfg.samples_2d,
-                               samplers=samplers)
+                               samplers=samplers, mclmc_adjusted=cfg.mclmc_adjusted)
     b = rescaling.sweep(kb, hidden=cfg.hidden, num_data=cfg.relu_data, num_steps=cfg.relu_steps,
                         prior_scale=cfg.relu_prior_scale, alphas=cfg.rescale_alphas,
                         data_seed=cfg.seed)

@@ -203,10 +203,12 @@ def run_langevin(key, post, inits, *, step_size: float, num_steps: int, thin: in
 
 
 def sample_bowls(key, means, precs, samplers: Samplers, *, nuts_samples: int,
-                 langevin_steps: int, barrier=None, mclmc: bool = False) -> dict:
+                 langevin_steps: int, barrier=None, mclmc: bool = False,
+                 mclmc_adjusted: bool = False) -> dict:
     """Laplace masses at the two modes and NUTS / Langevin (and with ``mclmc``, MCLMC with the
-    gradient budget of NUTS) draws, with each sampler's sharp-basin share, its s.e. and ESS, and
-    how often its chains crossed the barrier."""
+    gradient budget of NUTS; with ``mclmc_adjusted`` also its Metropolis-adjusted variant) draws,
+    with each sampler's sharp-basin share, its s.e. and ESS, and how often its chains crossed the
+    barrier."""
     post = bowls_posterior(means, precs, barrier)
     laps = [bj.laplace(post, {"theta": jnp.asarray(m, jnp.float32)}, curvature="hessian")
             for m in means]
@@ -232,6 +234,7 @@ def sample_bowls(key, means, precs, samplers: Samplers, *, nuts_samples: int,
         per_chain = max(10, nuts_grads // (2 * samplers.nuts_chains))
         (draws["mclmc"], out["mclmc_divergent"], out["mclmc_grads"],
          out["mclmc_time"]) = run_mclmc(km, post, half(samplers.nuts_chains), num_samples=per_chain)
+    if mclmc and mclmc_adjusted:
         # adjusted: several integrator steps a draw, so a quarter of the draws
         (draws["mclmc_adjusted"], out["mclmc_adjusted_divergent"], out["mclmc_adjusted_grads"],
          out["mclmc_adjusted_time"]) = run_mclmc(km, post, half(samplers.nuts_chains),
@@ -280,7 +283,8 @@ def one_dimensional(key, *, k_sharp: float, k_flat: float, separation: float, qu
                 settings=dict(separation=separation, quad_points=quad_points, **samplers._asdict()))
 
 
-def two_dimensional(key, *, grid_points: int, num_samples: int, samplers: Samplers) -> dict:
+def two_dimensional(key, *, grid_points: int, num_samples: int, samplers: Samplers,
+                    mclmc_adjusted: bool = True) -> dict:
     """(a) in 2-D, report only: a rotated sharp bowl at (0, 0) and a wide one at (4, 0), each point
     in the basin of the lower bowl; grid quadrature, Laplace, NUTS (``num_samples`` per chain) and
     Langevin (a quarter of the 1-D steps)."""
@@ -289,9 +293,11 @@ def two_dimensional(key, *, grid_points: int, num_samples: int, samplers: Sample
     means = [[0.0, 0.0], [4.0, 0.0]]
     precs = [rot @ np.diag([25.0, 4.0]) @ rot.T, np.diag([0.5, 2.0])]
     r = sample_bowls(key, means, precs, samplers, nuts_samples=num_samples,
-                     langevin_steps=samplers.langevin_steps // 4, mclmc=True)
+                     langevin_steps=samplers.langevin_steps // 4, mclmc=True,
+                     mclmc_adjusted=mclmc_adjusted)
     masses = grid_masses_2d(r["post"], means, precs, grid_points)
     eff, walls = sampler_efficiency(r)
+    variants = ("mclmc", "mclmc_adjusted") if mclmc_adjusted else ("mclmc",)
     xs, ys = np.linspace(-2.0, 8.0, 201), np.linspace(-4.0, 4.0, 161)
     pts = np.stack(np.meshgrid(xs, ys, indexing="ij"), -1).reshape(-1, 2)
     lj = log_joint_on(r["post"], pts).reshape(xs.size, ys.size)
@@ -307,10 +313,10 @@ def two_dimensional(key, *, grid_points: int, num_samples: int, samplers: Sample
                 grid_x=xs, grid_y=ys, potential=-(lj - lj.max()), nuts_draws=thin(r["nuts"]),
                 langevin_draws=thin(r["langevin"]), mclmc_draws=thin(r["mclmc"]),
                 efficiency=eff, walls=walls,
-                **{f"{m}_{k}": r[f"{m}_{k}"] for m in ("mclmc", "mclmc_adjusted")
+                **{f"{m}_{k}": r[f"{m}_{k}"] for m in variants
                    for k in ("fraction", "se", "divergent")},
                 **{f"{m}_z": float(stats.z_score(r[f"{m}_fraction"], masses[0] / masses.sum(),
-                                                 r[f"{m}_se"])) for m in ("mclmc", "mclmc_adjusted")},
+                                                 r[f"{m}_se"])) for m in variants},
                 nuts_z=float(stats.z_score(r["nuts_fraction"], masses[0] / masses.sum(),
                                            r["nuts_se"])))
 
@@ -320,11 +326,12 @@ def sampler_efficiency(r: dict) -> tuple[dict, dict]:
     MCLMC, and, apart because they are wall times (not in metrics.json), ESS per second of warmup
     + sampling (tuning + sampling)."""
     eff, walls = {}, {}
-    for name in ("nuts", "mclmc", "mclmc_adjusted"):
+    names = [n for n in ("nuts", "mclmc", "mclmc_adjusted") if f"{n}_ess" in r]
+    for name in names:
         ess, grads, secs = r[f"{name}_ess"], r[f"{name}_grads"], r[f"{name}_time"]
         eff[name] = {"ess": ess, "grads": grads, "ess_per_1000_grads": 1000.0 * ess / grads}
         walls[name] = {"seconds": secs, "ess_per_s": ess / secs}
-    for name in ("mclmc", "mclmc_adjusted"):
+    for name in names[1:]:
         eff[f"{name}_over_nuts_per_grad"] = (eff[name]["ess_per_1000_grads"]
                                              / eff["nuts"]["ess_per_1000_grads"])
         walls[f"{name}_over_nuts_per_s"] = walls[name]["ess_per_s"] / walls["nuts"]["ess_per_s"]
