@@ -1,5 +1,6 @@
-r"""Logistic (K = 2) and softmax (K > 2) regression on many training sets at once: one ``jax.vmap``
-of ``bj.fit_map`` over the sets, on a linear model with a Gaussian prior N(0, s²) on every weight
+r"""Logistic (K = 2) and softmax (K > 2) regression on many training sets at once: one
+``common.sweep.sharded_vmap`` of ``bj.fit_map`` over the sets (a ``jax.vmap`` split over
+``jax.devices()``), on a linear model with a Gaussian prior N(0, s²) on every weight
 and bias — the library's MAP, not a second optimiser. Shared by the experiments that compare a
 generative classifier with its discriminative twin over many random training sets.
 
@@ -11,13 +12,14 @@ rescales it but does not move its maximiser.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 import bayesjax as bj
+from experiments.common import sweep
 
 _PINNED_LOGIT = 30.0
 
@@ -58,8 +60,21 @@ def pad_sets(groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(masks)
 
 
+@functools.cache
+def _fitter(num_steps: int, learning_rate: float, devices: tuple | None):
+    """``fit_map`` on each training set: a ``common.sweep.sharded_vmap`` over the sets (the key
+    and the template posterior replicated), compiled once per shape."""
+
+    def fit(key, post, xs, ys):
+        res = bj.fit_map(key, post.replace(x=xs, y=ys), num_steps=num_steps,
+                         learning_rate=learning_rate)
+        return res.params, res.grad_norm
+
+    return sweep.sharded_vmap(fit, in_axes=(None, None, 0, 0), devices=devices)
+
+
 def fit_splits(key, x, y, *, num_classes: int, prior_scale: float, num_steps: int,
-               learning_rate: float, mask=None) -> LinearFits:
+               learning_rate: float, mask=None, devices=None) -> LinearFits:
     """MAP logistic (K = 2) or softmax (K > 2) regression on each of S training sets.
 
     Args:
@@ -69,6 +84,7 @@ def fit_splits(key, x, y, *, num_classes: int, prior_scale: float, num_steps: in
       prior_scale: s of the N(0, s²) prior on every weight and bias.
       num_steps, learning_rate: of ``fit_map``'s default optimiser (Adam, cosine decay).
       mask: (S, m) bool, the real points (default all); see ``pad_sets``.
+      devices: the devices the S fits are split over (default ``jax.devices()``).
     """
     x = np.asarray(x, np.float32)
     s, m, d = x.shape
@@ -83,13 +99,8 @@ def fit_splits(key, x, y, *, num_classes: int, prior_scale: float, num_steps: in
     inputs = np.concatenate([x, mask[..., None].astype(np.float32)], -1)
     post = bj.Posterior.from_apply(apply_fn, params, lik, bj.priors.Gaussian(prior_scale),
                                    inputs[0], targets[0])
-
-    def fit(xs, ys):
-        res = bj.fit_map(key, post.replace(x=xs, y=ys), num_steps=num_steps,
-                         learning_rate=learning_rate)
-        return res.params, res.grad_norm
-
-    fitted, grad = jax.vmap(fit)(jnp.asarray(inputs), jnp.asarray(targets))
+    fit = _fitter(num_steps, learning_rate, None if devices is None else tuple(devices))
+    fitted, grad = fit(key, post, jnp.asarray(inputs), jnp.asarray(targets))
     return LinearFits(np.asarray(fitted["w"]), np.asarray(fitted["b"]), float(jnp.max(grad)))
 
 

@@ -1,7 +1,7 @@
 r"""Learning curves: test error of naive Bayes and logistic regression at each training-set size m,
-over S random training sets per size, every set of a size fitted in one vectorised call
-(``jax.vmap`` of the classifier's ``fit``; a ``jax.vmap`` of ``bj.fit_map`` for logistic
-regression, see ``experiments/common/logistic.py``).
+over S random training sets per size, every set of a size fitted in one vectorised call: a
+``common.sweep.sharded_vmap`` (``jax.vmap`` with the S sets split over ``jax.devices()``) of the
+classifier's ``fit``, and of ``bj.fit_map`` for logistic regression (``common/logistic.py``).
 
 The uncertainty of the error difference ``Δ(m) = err_NB − err_LR`` has two parts: which training
 sets were drawn (the s.e. of the S per-set differences, test set fixed) and which test points
@@ -11,10 +11,13 @@ variances; the claims compare Δ with it under the suite policy.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.common import sweep
 from experiments.common.curves import Curve, summarise
 from experiments.common.logistic import fit_splits, pad_sets, predict_proba
 
@@ -38,10 +41,17 @@ def _losses(probs, y_test):
     return (np.argmax(np.asarray(probs), -1) != np.asarray(y_test)[None]).astype(np.float64)
 
 
+@functools.cache
+def _nb_fit(clf):
+    """``clf.fit`` over a stack of training sets, split over ``jax.devices()`` (compiled once per
+    classifier and shape)."""
+    return sweep.sharded_vmap(clf.fit)
+
+
 def naive_bayes_losses(clf, x, y, x_test, y_test) -> np.ndarray:
     """(S, n_test) 0/1 losses of ``clf`` (a ``bj.classifiers`` naive Bayes with ``num_classes``)
-    fitted to each of the S sets ``x`` (S, m, d), ``y`` (S, m): one ``vmap`` of ``clf.fit``."""
-    fits = jax.vmap(clf.fit)(jnp.asarray(x), jnp.asarray(y))
+    fitted to each of the S sets ``x`` (S, m, d), ``y`` (S, m): one sweep of ``clf.fit``."""
+    fits = _nb_fit(clf)(jnp.asarray(x), jnp.asarray(y))
     probs = jax.vmap(clf.predict_proba, in_axes=(0, None))(fits, jnp.asarray(x_test))
     return _losses(probs, y_test)
 
@@ -69,7 +79,7 @@ def bootstrap_crossover(rng, a: Curve, b: Curve, num_boot: int) -> np.ndarray:
 def learning_curves(key, draw, sizes, nb_clf, x_test, y_test, *, prior_scale, num_steps,
                     learning_rate, shared_fit_max: int = 32) -> tuple[Curve, Curve, float]:
     """Naive Bayes and logistic-regression curves; ``draw(m)`` returns the S_m training sets of
-    size m as ``(x (S_m, m, d), y (S_m, m))``. Naive Bayes: one ``vmap`` of ``fit`` per size.
+    size m as ``(x (S_m, m, d), y (S_m, m))``. Naive Bayes: one sweep of ``fit`` per size.
     Logistic regression: all sizes ≤ ``shared_fit_max`` in one padded ``fit_map`` (one compile),
     each larger size in its own. Also returns the largest final gradient norm of the logistic
     fits (their convergence)."""

@@ -24,15 +24,14 @@ def body(sim_nb, sim_lr, limits, real, summary, *, d, num_sets, prior_scale, alp
         f"m (simulated m < {num_sets[2]}; {num_sets[1]} sets for larger m; {num_sets[3]} on real "
         "data) ± its standard error over the sets. Naive Bayes: `bj.classifiers.BernoulliNB"
         f"(alpha={alpha})` (the Beta({alpha:g}, {alpha:g}) posterior mean of each feature "
-        "probability) or `GaussianNB()` on real features, all sets of a size fitted by one "
-        "`jax.vmap(clf.fit)`. Logistic regression: `bj.fit_map` (Adam, "
+        "probability) or `GaussianNB()` on real features. Logistic regression: `bj.fit_map` (Adam, "
         f"{lr_steps} steps) with a N(0, {prior_scale:g}²) prior on every weight and the bias — "
         "the scale fixed once by the rule *s = 1 for unit-scale inputs* (binary or standardised), "
-        "never chosen by test error. `fit_map` cannot be `vmap`-ed (its `Posterior` checks data "
-        "with NumPy, and it checks the objective with `bool`), so the S sets are stacked in one "
-        "`Posterior` whose model is the S linear models side by side (`logistic.py`): the log "
-        "joint is the sum of the S separate ones and Adam is per-coordinate, so this is exactly "
-        "S independent MAP fits under one `jit` (a test checks it against single fits).",
+        "never chosen by test error. Both fit all S sets of a size in one compiled sweep "
+        "(`common.sweep.sharded_vmap` of `clf.fit` and of `fit_map`: a `jax.vmap` over the sets, "
+        "split over `jax.devices()`); the logistic fits of the sizes ≤ 32 share one sweep, their "
+        "sets padded to the largest with points that add nothing to the gradient "
+        "(`common/logistic.py`; tests check the sweep against single fits and the padding).",
         "",
         "z(Δ) uses both sources of noise: which training sets were drawn and which test points "
         "(variances added).",

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import norm
 
 from bayesjax import conjugate, metrics
-from experiments.common import stats
+from experiments.common import stats, sweep
 
 LEVEL = 0.95
 Z95 = float(norm.ppf(0.5 + LEVEL / 2))    # 1.959964: half-width of a 95% interval in std units
@@ -47,20 +47,12 @@ def fixed_w_coverage(phi, w, phi_train, cov, noise: float, prior_scale: float):
     return norm.cdf((h - bias) / tau) - norm.cdf((-h - bias) / tau)
 
 
-@functools.partial(jax.jit, static_argnames=("noise", "prior_scale"))
-def replicate_coverage(phi_train, ws, keys, phi_shared, phi_own, *, noise: float,
-                       prior_scale: float):
-    r"""Coverage of the Bayesian and of the plug-in 95% interval at each test input, over R
-    replicate data sets (one compiled call).
+@functools.cache
+def _replicates(noise: float, prior_scale: float):
+    """The per-replicate draw, posterior and predictive, swept over the replicates on
+    ``jax.devices()`` (one compile per shape)."""
 
-    Replicate r (vmapped) draws ``y_r = Φw_r + σε`` on the design ``phi_train`` (N, D), its exact
-    posterior ``bj.conjugate.bayesian_linear_regression`` and predictive, and one
-    ``y*_r = φᵀw_r + σε*`` at each test input: the M_s shared ones ``phi_shared`` (M_s, D) and its
-    own ``phi_own[r]`` (M_o, D). Returns ``(bayes, plugin)``, each (M_s + M_o,): the share of the R
-    replicates whose y* the interval holds (``bj.metrics.coverage`` per test input).
-    """
-
-    def one(w, key, phi_o):
+    def one(phi_train, w, key, phi_shared, phi_o):
         k_train, k_test = jax.random.split(key)
         phi_t = jnp.concatenate([phi_shared, phi_o])
         y = phi_train @ w + noise * jax.random.normal(k_train, phi_train.shape[:1], w.dtype)
@@ -69,10 +61,31 @@ def replicate_coverage(phi_train, ws, keys, phi_shared, phi_own, *, noise: float
         y_star = phi_t @ w + noise * jax.random.normal(k_test, phi_t.shape[:1], w.dtype)
         return y_star, pred.mean, jnp.sqrt(pred.total_var), jnp.sqrt(pred.aleatoric_var)
 
-    y_star, mean, sd_total, sd_noise = jax.vmap(one)(ws, keys, phi_own)        # each (R, M)
+    return sweep.sharded_vmap(one, in_axes=(None, 0, 0, None, 0))
+
+
+@jax.jit
+def _coverages(y_star, mean, sd_total, sd_noise):
     per_input = jax.vmap(metrics.coverage, in_axes=1)
     return (per_input(y_star, mean - Z95 * sd_total, mean + Z95 * sd_total),
             per_input(y_star, mean - Z95 * sd_noise, mean + Z95 * sd_noise))
+
+
+def replicate_coverage(phi_train, ws, keys, phi_shared, phi_own, *, noise: float,
+                       prior_scale: float):
+    r"""Coverage of the Bayesian and of the plug-in 95% interval at each test input, over R
+    replicate data sets (one compiled sweep, split over ``jax.devices()``).
+
+    Replicate r draws ``y_r = Φw_r + σε`` on the design ``phi_train`` (N, D), its exact
+    posterior ``bj.conjugate.bayesian_linear_regression`` and predictive, and one
+    ``y*_r = φᵀw_r + σε*`` at each test input: the M_s shared ones ``phi_shared`` (M_s, D) and its
+    own ``phi_own[r]`` (M_o, D). The R replicates (``ws`` (R, D), ``keys`` (R,), ``phi_own``) are
+    one ``common.sweep.sharded_vmap``: vmapped, and sharded over the devices when there are
+    several. Returns ``(bayes, plugin)``, each (M_s + M_o,): the share of the R replicates whose
+    y* the interval holds (``bj.metrics.coverage`` per test input).
+    """
+    draws = _replicates(float(noise), float(prior_scale))(phi_train, ws, keys, phi_shared, phi_own)
+    return _coverages(*draws)
 
 
 def simultaneous_z(num_points: int) -> float:

@@ -48,7 +48,8 @@ def body(lin: LinearResult, mlp: MLPResult) -> str:
         f"{errs['precision']:.1e} precision, {errs['mean']:.1e} mean, "
         f"{errs['epistemic_var']:.1e} epistemic variance; κ(P) = {lin.cond:.0f}).",
         "",
-        f"Coverage: R = {r} replicate data sets, vectorised with `jax.vmap` (one compile). Each "
+        f"Coverage: R = {r} replicate data sets in one compiled sweep (`common.sweep.sharded_vmap`: "
+        "a `jax.vmap` split over `jax.devices()`). Each "
         "replicate draws its y on the same design, and one test y* at each of the "
         f"{g} grid points, at one uniform point in [-1, 1] and at one uniform point in "
         f"1 < |x| ≤ {lin.half_width:g}; the in/out coverages use the last two, so each is "

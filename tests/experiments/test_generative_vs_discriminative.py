@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import bayesjax as bj
+from experiments.common import logistic
 from experiments.common.curves import Curve, difference
 from experiments.common.logistic import fit_splits, pad_sets
 from experiments.generative_vs_discriminative import Config
@@ -27,9 +28,15 @@ def _sets(seed, s, m, d=3):
 
 
 def test_stacked_fit_is_the_single_fits():
+    """The sweep of fit_map over the sets equals one fit_map per set; new sets of the same shapes
+    reuse the compiled sweep."""
     x, y = _sets(0, 3, 20)
     fits = fit_splits(jax.random.key(0), x, y, num_classes=2, prior_scale=1.0, num_steps=300,
                       learning_rate=0.05)
+    compiled = logistic._fitter(300, 0.05, None).cache_size()
+    fit_splits(jax.random.key(1), *_sets(1, 3, 20), num_classes=2, prior_scale=1.0, num_steps=300,
+               learning_rate=0.05)
+    assert logistic._fitter(300, 0.05, None).cache_size() == compiled
     lin = lambda p, xx: xx @ p["w"] + p["b"]  # noqa: E731
     for s in range(3):
         post = bj.Posterior.from_apply(lin, {"w": np.zeros(3, np.float32),

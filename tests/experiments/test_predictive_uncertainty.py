@@ -128,7 +128,8 @@ def test_replicate_coverage_compiles_once_and_only_the_bayesian_interval_covers(
     v = np.einsum("mi,ij,mj->m", phi_test, _cov(), phi_test)
     r = 4000
     se = stats.binomial_se(0.95, r)
-    before = coverage.replicate_coverage._cache_size()
+    sweep = coverage._replicates(SIGMA, S)
+    before = sweep.cache_size()
     for seed in (0, 1):
         k1, k2 = jax.random.split(jax.random.key(seed))
         ws = S * jax.random.normal(k1, (r, D + 1))
@@ -141,7 +142,7 @@ def test_replicate_coverage_compiles_once_and_only_the_bayesian_interval_covers(
         expected = coverage.plugin_coverage(v, SIGMA)
         assert stats.within(plug, expected, stats.binomial_se(expected, r))
         assert not stats.within(plug[[0, 2]], 0.95, se)
-    assert coverage.replicate_coverage._cache_size() == before + 1
+    assert sweep.cache_size() == before + 1
 
 
 def test_simultaneous_z_spends_one_test_of_the_suite_budget():
