@@ -145,13 +145,11 @@ def test_bad_arguments_raise(kwargs, error, match):
         bj.mclmc(jax.random.key(0), post, **kwargs)
 
 
-def test_progress_bar_unless_ci(capsys, monkeypatch):
+def test_progress_bar_on_request(capsys, monkeypatch):
+    """A bar when asked for (silence under CI and bitwise-identical results are
+    tests/bayesjax/test_progress.py's; one compile here)."""
     monkeypatch.delenv("CI", raising=False)
-    a = bj.mclmc(jax.random.key(5), _blr(), num_samples=300, num_chains=2, progress_bar=True)
+    bj.mclmc(jax.random.key(5), _blr(), num_samples=100, num_chains=2, progress_bar=True)
     assert "mclmc draws" in capsys.readouterr().err
-    monkeypatch.setenv("CI", "1")
-    b = bj.mclmc(jax.random.key(5), _blr(), num_samples=300, num_chains=2, progress_bar=True)
-    assert capsys.readouterr().err == ""
-    np.testing.assert_array_equal(a.samples["w"], b.samples["w"])     # the bar changes nothing
     with pytest.raises(TypeError, match="progress_bar must be a bool"):
-        bj.mclmc(jax.random.key(5), _blr(), num_samples=300, progress_bar="yes")
+        bj.mclmc(jax.random.key(5), _blr(), num_samples=100, progress_bar="yes")

@@ -153,13 +153,14 @@ def test_second_call_does_not_recompile(caplog):
 
 
 def test_progress_lines_unless_ci(capsys, monkeypatch):
+    kw = {**KW, "num_warmup": 100, "num_samples": 200, "progress_bar": True}
     monkeypatch.delenv("CI", raising=False)
-    bj.nuts(jax.random.key(5), _blr(), **{**KW, "progress_bar": True})
+    bj.nuts(jax.random.key(5), _blr(), **kw)
     err = capsys.readouterr().err
-    assert "nuts: chain 1/2: 500 warmup + 2000 draws ..." in err and "nuts: done in" in err
-    assert "nuts warmup" in err and "nuts draws" in err and "2000/2000" in err    # tqdm bars
+    assert "nuts: chain 1/2: 100 warmup + 200 draws ..." in err and "nuts: done in" in err
+    assert "nuts warmup" in err and "nuts draws" in err and "200/200" in err    # tqdm bars
     monkeypatch.setenv("CI", "1")
-    bj.nuts(jax.random.key(5), _blr(), **{**KW, "progress_bar": True})
+    bj.nuts(jax.random.key(5), _blr(), **kw)
     assert capsys.readouterr().err == ""
 
 
