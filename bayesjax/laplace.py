@@ -42,6 +42,7 @@ from bayesjax import evidence as _evidence
 from bayesjax import full_curvature as _full
 from bayesjax import kfac as _kf
 from bayesjax import likelihoods as _lik
+from bayesjax import memory as _mem
 from bayesjax import predictive as _pred
 from bayesjax import priors as _priors
 from bayesjax._checks import one_of, positive_int
@@ -371,7 +372,9 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
       post: the ``Posterior`` (its prior must be Gaussian or flat on the approximated params).
       params: the mode θ*; default ``post.params``.
       structure: ``"full"`` (P × P), ``"diag"`` or ``"kfac"`` (per ``nnx.Linear`` layer; neither
-        of the last two allocates a P × P matrix).
+        of the last two allocates a P × P matrix). ``"full"`` raises ``MemoryError`` before
+        allocating when its ~3 P² floats exceed 80% of the free memory (``bayesjax.memory``),
+        naming the bytes and the structures that fit.
       curvature: ``"ggn"`` (generalised Gauss-Newton, PSD) or ``"hessian"`` (exact; ``full`` only).
       subset: ``"all"`` or ``"last_layer"`` (other parameters stay fixed at θ*).
       last_layer: path prefix of the last layer (default: the group that sorts last).
@@ -405,6 +408,7 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     theta = _flatten(view, params)
     layers = ()
     if structure == "full":
+        _mem.check_fits("full", view.size, jnp.dtype(theta.dtype).itemsize)   # before allocating
         proper = bool(jnp.all(p0 > 0))
         curv = _full.build(post, params, view, curvature, p0,
                            _full.low_rank(post, params, view, curvature), proper)

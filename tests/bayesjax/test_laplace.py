@@ -242,3 +242,33 @@ def test_predictive_can_be_jitted(x64):
     np.testing.assert_allclose(f(lap, X[:3]), lap.predictive(X[:3]).epistemic_var, rtol=1e-12)
     with pytest.raises(ValueError, match="x contains 1 non-finite"):
         lap.predictive(np.r_[X[:2], [[np.nan, 0.0, 0.0]]])
+
+
+def test_full_on_a_108k_parameter_mlp_is_refused_before_allocating():
+    """laplace-torch #81: full on a large net crashed after allocating; here it fails at once, naming
+    the bytes and the structures that fit (3 P² float32 for P = 108,554: ~141 GB)."""
+    from flax import nnx
+
+    from bayesjax import memory
+
+    model = nnx.Sequential(nnx.Linear(64, 256, rngs=nnx.Rngs(0)), nnx.relu,
+                           nnx.Linear(256, 256, rngs=nnx.Rngs(1)), nnx.relu,
+                           nnx.Linear(256, 100, rngs=nnx.Rngs(2)))
+    x = np.zeros((8, 64), np.float32)
+    post = bj.Posterior(model, bj.likelihoods.Categorical(), bj.priors.Gaussian(1.0), x,
+                        np.zeros(8, np.int32))
+    p = post.num_params
+    assert memory.structure_bytes("full", p, 4) == 3 * p * p * 4 > memory.available_bytes()
+    with pytest.raises(MemoryError, match=r"structure='full' for P = [\d,]+ parameters needs "
+                       r"~1\d\d GB .* free; use structure='diag' .* or structure='kfac'"):
+        bj.laplace(post, structure="full")
+
+
+def test_memory_guard_uses_the_free_memory(monkeypatch):
+    from bayesjax import memory
+
+    post, mode, _, _ = _blr()
+    monkeypatch.setattr(memory, "available_bytes", lambda device=None: 10)
+    with pytest.raises(MemoryError, match="needs ~108 B .* but 10 B is free; use subset="):
+        bj.laplace(post, mode, structure="full")      # 3 · 3² · 4 bytes; diag needs 48 B
+    bj.laplace(post, mode, structure="diag")           # not guarded: O(P)
