@@ -27,9 +27,9 @@ class MCMCResult(NamedTuple):
       diagnostics: ``MCMCDiagnostics``.
       stats: per-draw sampler statistics, ``(chain, draw)`` arrays: ``log_joint`` (nats),
         ``energy``, ``tree_depth``, ``num_steps`` (leapfrog / integrator steps), ``accept_prob``,
-        ``diverging``; and per-chain ``(chain,)`` counts of what warmup or tuning cost
-        (``bj.nuts``: ``warmup_num_steps``; ``bj.mclmc``: ``tuning_num_grads``, ``L``, and
-        ``num_grads`` per draw).
+        ``diverging``, ``num_grads`` (gradient evaluations of the draw, either sampler); and
+        per-chain ``(chain,)`` counts of what warmup or tuning cost (``bj.nuts``:
+        ``warmup_num_steps``; ``bj.mclmc``: ``tuning_num_grads``, ``L``).
       post: the ``Posterior`` that was sampled.
     """
 

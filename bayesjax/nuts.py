@@ -349,6 +349,7 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
     # a tree of depth d has between 2^(d-1) and 2^d - 1 leapfrog steps
     stats["tree_depth"] = np.frexp(stats["num_steps"].astype(np.float64))[1]
     stats["warmup_num_steps"] = np.asarray(warmup_grads)
+    stats["num_grads"] = stats["num_steps"].astype(np.int64)   # one gradient per leapfrog step
     diag = summarize(post, samples, stats, max_tree_depth=max_tree_depth,
                      step_size=np.asarray(steps), inverse_mass_matrix=np.asarray(inv_masses),
                      compile_time=compile_time, sampling_time=sampling_time, chain_method=method)

@@ -56,7 +56,7 @@ def sampler_summary(mc) -> dict:
     """Deterministic efficiency numbers of a NUTS or MCLMC run (no wall-clock times); gradient
     evaluations after warmup / tuning."""
     d = mc.diagnostics
-    grads = int(np.sum(mc.stats["num_grads" if "num_grads" in mc.stats else "num_steps"]))
+    grads = int(np.sum(mc.stats["num_grads"]))
     return {"min_ess_bulk": d.min_ess_bulk, "max_r_hat": d.max_r_hat,
             "num_divergent": d.num_divergent, "mean_tree_depth": d.mean_tree_depth,
             "max_tree_depth_fraction": d.max_tree_depth_fraction,

@@ -110,6 +110,7 @@ def test_warmup_gradients_are_counted(blr_run):
         one = bj.nuts(jax.random.key(0), _blr(), num_warmup=200, num_samples=50, num_chains=1,
                       progress_bar=False, max_tree_depth=1)
     assert int(one.stats["warmup_num_steps"][0]) == 200 and int(one.stats["num_steps"].sum()) == 50
+    np.testing.assert_array_equal(one.stats["num_grads"], one.stats["num_steps"])
 
 
 def test_result_passes_through_jit(blr_run):
