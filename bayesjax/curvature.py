@@ -8,9 +8,10 @@ For parameters θ (a subset of the network's, flattened to a vector of length P)
   positive semi-definite and equals the exact Hessian when f is linear in θ.
 - **Hessian**: ``H = -∇² log p(D|θ)``, exact, possibly indefinite away from a minimum.
 - **diag**: the diagonal of the GGN, never a P × P matrix.
-- **KFAC** (``bayesjax.kfac``): per ``flax.nnx.Linear`` layer ``H_layer ≈ A ⊗ G`` from the layer's
-  inputs and the output Jacobians of its pre-activations (Martens & Grosse 2015); the same taps give
-  the exact GGN diagonal of dense layers without per-example Jacobians.
+- **KFAC** (``bayesjax.kfac``): per ``flax.nnx.Linear`` (or ``nnx.Conv``, ``bayesjax.kfac_conv``)
+  layer ``H_layer ≈ A ⊗ G`` from the layer's inputs and the output Jacobians of its pre-activations
+  (Martens & Grosse 2015); the same taps give the exact GGN diagonal of dense layers without
+  per-example Jacobians.
 
 Everything is summed over data in chunks inside one ``lax.scan``, so the memory is
 ``chunk × K × P`` for the Jacobians, never ``N × K × P``.
@@ -26,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from bayesjax import subnetwork as _sub
 from bayesjax._checks import positive_int
 from bayesjax.priors import param_paths
 
@@ -59,16 +61,28 @@ def _natural(s: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def make_view(params, subset: str = "all", last_layer: str | None = None) -> FlatView:
-    """The flat view for ``subset="all"`` or ``"last_layer"``.
+def make_view(params, subset="all", last_layer: str | None = None):
+    """The flat view of a parameter subset: ``"all"``, ``"last_layer"``, a list of parameter paths
+    (a ``FlatView`` of whole leaves, in tree order) or a 1-D integer array of flat indices (a
+    ``bayesjax.subnetwork.ElementView`` of single entries, for subnetwork Laplace).
 
     The last layer is the parameters directly under ``last_layer`` (a path prefix); by default the
     parent path that sorts last in natural order (``layers.10`` after ``layers.2``), which is the
     output layer of ``nnx.Sequential`` and of modules whose layers are numbered in order.
+    A path in a list selects the leaf with that dotted path and every leaf under it, as
+    ``priors.ByPath`` keys do (``"layers.0"``: ``layers.0.bias`` and ``layers.0.kernel``, not
+    ``layers.01.bias``); each must match a leaf. ``last_layer`` applies to ``"last_layer"`` only.
     """
+    if last_layer is not None and not (isinstance(subset, str) and subset == "last_layer"):
+        raise ValueError("laplace: last_layer= applies to subset='last_layer'")
+    if not (isinstance(subset, str) or (isinstance(subset, list | tuple)
+                                        and all(isinstance(s, str) for s in subset))):
+        return _sub.element_view(params, subset)
     paths = param_paths(params)
     leaves = jax.tree.leaves(params)
-    if subset == "all":
+    if not isinstance(subset, str):
+        chosen = _under(paths, subset)
+    elif subset == "all":
         chosen = list(range(len(paths)))
     elif subset == "last_layer":
         parents = sorted({p.rsplit(".", 1)[0] if "." in p else "" for p in paths}, key=_natural)
@@ -79,11 +93,26 @@ def make_view(params, subset: str = "all", last_layer: str | None = None) -> Fla
             raise ValueError(f"laplace: last_layer={prefix!r} matches no parameter group; "
                              f"groups are {parents}")
     else:
-        raise ValueError(f"laplace: unknown subset {subset!r}; valid: 'all', 'last_layer'")
+        raise ValueError(f"laplace: unknown subset {subset!r}; valid: 'all', 'last_layer', a list "
+                         "of parameter paths or an integer array of flat indices")
     shapes = tuple(tuple(np.shape(leaves[i])) for i in chosen)
     sizes = [int(np.prod(s)) for s in shapes]
     offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)[:-1]]))
     return FlatView(tuple(paths[i] for i in chosen), tuple(chosen), shapes, offsets, sum(sizes))
+
+
+def _under(paths: list, prefixes) -> list:
+    """Positions of the leaves whose path is one of ``prefixes`` or lies under one."""
+    def hit(p, s):
+        return p == s or p.startswith(s + ".")
+
+    if not prefixes:
+        raise ValueError("laplace: subset=[] selects no parameter")
+    unmatched = [s for s in prefixes if not any(hit(p, s) for p in paths)]
+    if unmatched:
+        raise ValueError(f"laplace: subset path(s) {unmatched} match no parameter; valid paths are "
+                         f"{paths}")
+    return [i for i, p in enumerate(paths) if any(hit(p, s) for s in prefixes)]
 
 
 def _single_output(post, params, view):

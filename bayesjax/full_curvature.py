@@ -32,6 +32,7 @@ conditioned, so its float32 Gram matrix is accurate): 1.5·10⁻² → 1.4·10�
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -145,3 +146,16 @@ def gram(fc: FullCurvature) -> jax.Array:
 def eigenvalues(fc: FullCurvature, psd: bool) -> jax.Array:
     """Eigenvalues of ``H`` (P,): cached on the low-rank route, else one ``eigvalsh`` (4P³/3)."""
     return fc.eig if fc.eig is not None else _eigvalsh(fc.h, psd)
+
+
+def clipped(post, params, view, curv: FullCurvature, p0, proper: bool) -> FullCurvature:
+    """``laplace(..., clip=True)``: the curvature with its negative eigenvalues set to 0 (with a
+    ``RuntimeWarning`` saying how many and the smallest), refactorised; unchanged if it has none."""
+    lam, vec = jnp.linalg.eigh(curv.h)
+    if not bool(jnp.any(lam < 0)):
+        return curv
+    warnings.warn(f"laplace: clipped {int(jnp.sum(lam < 0))} negative curvature eigenvalue(s) to 0 "
+                  f"(smallest {float(lam.min()):.4g})", RuntimeWarning, stacklevel=3)
+    lam = jnp.maximum(lam, 0.0)
+    return factorise(post, params, view, (vec * lam[None, :]) @ vec.T, None, lam, p0,
+                     jnp.ones((), lam.dtype), proper, False)

@@ -1,4 +1,5 @@
-r"""KFAC, and the exact GGN diagonal, of networks made of ``flax.nnx.Linear`` layers.
+r"""KFAC, and the exact GGN diagonal, of networks made of ``flax.nnx.Linear`` layers (and
+``nnx.Conv`` layers: KFAC-expand, ``bayesjax.kfac_conv``).
 
 A dense layer computes ``s = Wᵀa + b`` (kernel ``W``: in × out). Write ``ā = [a; 1]`` and
 ``W̄ = [W; b]`` ((in+1) × out, flattened row-major as the flat parameter vector holds it), and let
@@ -45,7 +46,8 @@ Both understate the evidence there (their log determinants are larger than the G
 always sits below "joint": its precision is the joint one's diagonal blocks, whose log determinant
 is larger (Fischer's inequality), though its bias block ``N·G = Σ_n B_nᵀΛ_nB_n / T`` is the exact
 GGN block (ā = 1). Its evidence is laplace-torch's: ``KronLaplace`` (curvlinops backend) at the
-same points gives −57.735987 and −798.105109 nats, equal to ours to 1e-12 (float64).
+same points gives −57.735987 and −798.105109 nats, equal to ours to 1e-12 (float64). The same
+comparison for convolutional nets is in ``bayesjax.kfac_conv``.
 
 **The diagonal** of the GGN needs no approximation: ``diag(H)[i, o] = Σ_n ā_n[i]² d_n[o] / T`` with
 ``d_n = diag(B_nᵀ Λ_n B_n)``, one matmul ``(ā²)ᵀ d`` per layer (``linear_diag``), where the generic
@@ -59,6 +61,8 @@ to fit ``bayesjax.curvature._JAC_BUDGET``.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import NamedTuple
 
 import jax
@@ -66,17 +70,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from bayesjax import curvature as _curv
+from bayesjax import kfac_conv as _conv
 
 __all__ = ["KFACLayer", "BIAS_CONVENTIONS", "kfac_layers", "dense_layers", "kfac_factors",
-           "kfac_curvature", "block_eigenvalues", "dense_taps", "linear_diag"]
+           "kfac_curvature", "block_eigenvalues", "layer_taps", "linear_diag"]
 
 BIAS_CONVENTIONS = ("joint", "separate")
 
 
 class KFACLayer(NamedTuple):
-    """One Kronecker block ``A ⊗ G`` of an ``nnx.Linear`` layer and where its parameters sit in
-    the flat vector; ``theta`` restricted to it is the (rows, out) matrix ``[W; b]``, ``W`` or
-    ``b``. Hashable (static)."""
+    """One Kronecker block ``A ⊗ G`` of an ``nnx.Linear`` or ``nnx.Conv`` layer and where its
+    parameters sit in the flat vector; ``theta`` restricted to it is the (rows, out) matrix
+    ``[W; b]``, ``W`` or ``b`` (a conv kernel (kh, kw, in, out) as (kh·kw·in, out)). Hashable."""
 
     path: str              # the module's path, e.g. "layers.0"
     part: str              # "joint" ([W; b], or W without a bias), "kernel" (W) or "bias" (b)
@@ -84,6 +89,7 @@ class KFACLayer(NamedTuple):
     n_out: int
     kernel_offset: int     # start of the row-major (in, out) kernel; -1 for a bias block
     bias_offset: int       # start of the bias; -1 if the block has none
+    positions: int = 1     # output positions sharing the weights (1 for nnx.Linear)
 
     @property
     def has_bias(self) -> bool:
@@ -125,64 +131,71 @@ class KFACLayer(NamedTuple):
 
 
 class _Dense(NamedTuple):
-    """A tapped ``nnx.Linear``: its path and sizes."""
+    """A tapped ``nnx.Linear`` or ``nnx.Conv``: its path and sizes."""
 
     path: str
     n_in: int
     n_out: int
+    positions: int = 1
 
 
 def _dense(layers) -> tuple[_Dense, ...]:
-    return tuple(dict.fromkeys(_Dense(lay.path, lay.n_in, lay.n_out) for lay in layers))
+    return tuple(dict.fromkeys(_Dense(lay.path, lay.n_in, lay.n_out, lay.positions)
+                               for lay in layers))
 
 
 # ------------------------------------------------------------------------------------ the taps
 _TAPS: dict = {}
 
 
-def _tap_class():
+def _record(module, inputs, s):
+    """A tap: keeps the layer's inputs (positions, in) and adds a (zero) perturbation to its
+    pre-activations ``s``, so that the gradient with respect to it is ``∂f/∂s``."""
+    rec = _TAPS[id(module)]
+    if rec["input"] is not None:
+        raise ValueError(f"laplace(structure='kfac'): layer {rec['path']!r} is applied "
+                         "more than once per example; KFAC needs one use per layer")
+    rec["input"] = inputs
+    return s if rec["eps"] is None else s + jnp.reshape(rec["eps"], s.shape)
+
+
+@functools.cache
+def _tap_classes() -> dict:
     from flax import nnx
 
     class _TapLinear(nnx.Linear):
-        """``nnx.Linear`` that records its input and adds a (zero) perturbation to its output, so
-        that the gradient with respect to the perturbation is ``∂f/∂s`` (pre-activations)."""
+        def __call__(self, x, out_sharding=None):
+            return _record(self, jnp.reshape(x, (1, -1)), nnx.Linear.__call__(self, x, out_sharding))
 
-        def __call__(self, x):
-            rec = _TAPS[id(self)]
-            if rec["input"] is not None:
-                raise ValueError(f"laplace(structure='kfac'): layer {rec['path']!r} is applied "
-                                 "more than once per example; KFAC needs one use per layer")
-            rec["input"] = x
-            s = nnx.Linear.__call__(self, x)
-            return s + jnp.reshape(rec["eps"], s.shape)
-
-    return _TapLinear
+    return {nnx.Linear: _TapLinear, nnx.Conv: _conv.conv_tap_class(_record)}
 
 
 def _tapped_forward(post, params, dense, xn, eps):
-    """One example through the model with taps: (outputs (K,), [input a (in,)] per layer)."""
+    """One example through the model with taps: (outputs (K,), [inputs a (positions, in)] per
+    layer); ``eps`` is [(positions, out)] per layer, or None (no perturbation)."""
     from flax import nnx
 
     model = nnx.merge(post.apply_fn.graphdef, params, post.apply_fn.rest)
     by_name = {".".join(str(p) for p in path): m for path, m in nnx.iter_modules(model)}
-    tap = _tap_class()
+    taps = _tap_classes()
     mods = [by_name[d.path] for d in dense]
+    kinds = [type(m) for m in mods]
     try:
-        for d, m, e in zip(dense, mods, eps, strict=True):
+        for d, m, e in zip(dense, mods, eps or [None] * len(dense), strict=True):
             _TAPS[id(m)] = {"input": None, "eps": e, "path": d.path}
-            m.__class__ = tap
+            m.__class__ = taps[type(m)]
         out = jnp.reshape(model(xn[None]), (-1,))
         inputs = []
         for d, m in zip(dense, mods, strict=True):
             a = _TAPS[id(m)]["input"]
-            if a is None or a.size != d.n_in:
+            if a is None or a.shape[1] != d.n_in:
                 raise ValueError(f"laplace(structure='kfac'): layer {d.path!r} must see one "
                                  "input vector per example")
-            inputs.append(jnp.reshape(a, (-1,)))
+            inputs.append(a)
     finally:
-        for m in mods:
+        for m, kind in zip(mods, kinds, strict=True):
             _TAPS.pop(id(m), None)
-            m.__class__ = nnx.Linear
+            m.__class__ = kind
     return out, inputs
 
 
@@ -191,38 +204,39 @@ def _dtype(params):
 
 
 def _taps(post, params, dense, x, sqrt: bool):
-    """For M examples: outputs f (M, K), per layer ā = [a, 1] (M, in+1) and the rows ``R[k, n] =
-    v_{n,k}ᵀ B_n`` (K, M, out) of ``B_n = ∂f_n/∂s_n``, for ``v_{n,k}`` the columns of I or, with
-    ``sqrt``, of ``M_n`` (``M_n M_nᵀ = Λ_n``: ``B_nᵀΛ_nB_n`` is then the Gram matrix of the rows).
+    """For M examples: outputs f (M, K), per layer ā = [a, 1] (M, positions, in+1) and the rows
+    ``R[k, n, p] = v_{n,k}ᵀ B_{n,p}`` (K, M, positions, out) of ``B_{n,p} = ∂f_n/∂s_{n,p}``, for
+    ``v_{n,k}`` the columns of I or, with ``sqrt``, of ``M_n`` (``M_n M_nᵀ = Λ_n``: ``B_nᵀΛ_nB_n``
+    is then the Gram matrix of the rows).
     One forward pass (vmapped over the examples, each on its own) and K backward passes to the
     pre-activations, vmapped over k: a matrix product per layer and pass."""
     dtype = _dtype(params)
     fwd = jax.vmap(lambda xn, e: _tapped_forward(post, params, dense, xn, e))
-    eps = [jnp.zeros((x.shape[0], d.n_out), dtype) for d in dense]
+    eps = [jnp.zeros((x.shape[0], d.positions, d.n_out), dtype) for d in dense]
     out, vjp, inputs = jax.vjp(lambda e: fwd(x, e), eps, has_aux=True)
     k = out.shape[1]
     if sqrt:
         cts = jnp.moveaxis(jax.vmap(post.likelihood.output_precision_sqrt)(out), 2, 0)
     else:
         cts = jnp.broadcast_to(jnp.eye(k, dtype=out.dtype)[:, None, :], (k,) + out.shape)
-    (rows,) = jax.vmap(vjp)(cts)                                          # [(K, M, out)]
-    ones = jnp.ones((x.shape[0], 1), dtype)
-    return out, [jnp.concatenate([a, ones], axis=1) for a in inputs], rows
+    (rows,) = jax.vmap(vjp)(cts)                                      # [(K, M, positions, out)]
+    return out, [jnp.concatenate([a, jnp.ones(a.shape[:2] + (1,), dtype)], axis=2)
+                 for a in inputs], rows
 
 
-def dense_taps(post, params, layers, x):
-    """Outputs f (M, K) at inputs ``x`` and, per block of ``layers``, its ``ā`` (M, rows) and
-    ``B = ∂f/∂s`` (M, K, out)."""
+def layer_taps(post, params, layers, x):
+    """Outputs f (M, K) at inputs ``x`` and, per block of ``layers``, its ``ā`` (M, positions,
+    rows) and ``B = ∂f/∂s`` (M, K, positions, out); positions is 1 for an ``nnx.Linear``."""
     dense = _dense(layers)
     out, abar, rows = _taps(post, params, dense, x, sqrt=False)
     where = {d.path: i for i, d in enumerate(dense)}
-    return (out, [abar[where[lay.path]][:, lay.rows] for lay in layers],
+    return (out, [abar[where[lay.path]][..., lay.rows] for lay in layers],
             [jnp.moveaxis(rows[where[lay.path]], 0, 1) for lay in layers])
 
 
 def _floats_per_example(k: int, dense) -> int:
     """Floats held per example of a chunk: ā and MᵀB of every layer and their cotangents."""
-    return sum(2 * k * d.n_out + 2 * (d.n_in + 1) for d in dense)
+    return sum((2 * k * d.n_out + 2 * (d.n_in + 1)) * d.positions for d in dense)
 
 
 def _chunk(n: int, k: int, dense) -> int:
@@ -234,8 +248,8 @@ def _chunk(n: int, k: int, dense) -> int:
 
 def _scan(post, params, dense, init, update):
     """``Σ`` over the N examples, in chunks inside one ``lax.scan``, of
-    ``update(acc, [ā (C, in+1)], [rows of MᵀB (K C, out)], mask (C,))``; padded examples have
-    zero rows."""
+    ``update(acc, [ā (C, positions, in+1)], [rows of MᵀB (K C positions, out)], mask (C,))``;
+    padded examples have zero rows."""
     chunk = _chunk(post.num_data, _curv.output_dim(post, params), dense)
     xs, masks = _curv._chunks(post.x, chunk)
 
@@ -243,7 +257,7 @@ def _scan(post, params, dense, init, update):
         xc, mc = batch
         out, abar, rows = _taps(post, params, dense, xc, sqrt=True)
         m = mc.astype(out.dtype)
-        rows = [(r * m[None, :, None]).reshape(-1, r.shape[-1]) for r in rows]
+        rows = [(r * m[None, :, None, None]).reshape(-1, r.shape[-1]) for r in rows]
         return update(acc, abar, rows, m), None
 
     acc, _ = jax.lax.scan(body, init, (xs, masks))
@@ -255,8 +269,8 @@ _LAYERS: dict = {}
 
 
 def _find(post, params, view, bias: str):
-    """(blocks, None), or (None, why not) when the view is not made of nnx.Linear kernels and
-    biases, each layer used once per example on one input vector."""
+    """(blocks, None), or (None, why not) when the view is not made of nnx.Linear and nnx.Conv
+    kernels and biases, each layer used once per example (a Linear on one input vector)."""
     from flax import nnx
 
     from bayesjax.posterior import _NNXApply
@@ -268,13 +282,17 @@ def _find(post, params, view, bias: str):
     where = dict(zip(view.paths, zip(view.offsets, view.shapes, strict=True), strict=True))
     layers, covered = [], set()
     for path, m in nnx.iter_modules(model):
-        if type(m) is not nnx.Linear:
+        if type(m) not in (nnx.Linear, nnx.Conv):
             continue
         name = ".".join(str(p) for p in path)
         kpath, bpath = (f"{name}.kernel", f"{name}.bias") if name else ("kernel", "bias")
         if kpath not in where:
             continue
-        koff, (n_in, n_out) = where[kpath]
+        if type(m) is nnx.Conv and (why := _conv.conv_unsupported(m)):
+            return None, (f"laplace(structure='kfac'): layer {name!r} is {why}, which KFAC does "
+                          "not cover; use structure='diag' or 'full'")
+        koff, shape = where[kpath]
+        n_in, n_out = math.prod(shape[:-1]), shape[-1]          # a conv kernel as (kh·kw·in, out)
         boff = where[bpath][0] if bpath in where else -1
         covered.update({kpath, bpath} if boff >= 0 else {kpath})
         if bias == "separate" and boff >= 0:
@@ -285,16 +303,15 @@ def _find(post, params, view, bias: str):
     missing = [p for p in view.paths if p not in covered]
     if missing:
         return None, (f"laplace(structure='kfac'): parameters {missing} are not the kernel or "
-                      "bias of an nnx.Linear layer; use structure='diag' or 'full'")
+                      "bias of an nnx.Linear or nnx.Conv layer; use structure='diag' or 'full'")
     dense = _dense(layers)
-    dtype = _dtype(params)
-    try:  # trace one example: each layer used once, on one input vector
-        jax.eval_shape(lambda xn: _tapped_forward(post, params, dense, xn,
-                                                  [jnp.zeros((d.n_out,), dtype) for d in dense]),
-                       post.x[0])
+    try:  # trace one example: each layer used once (a Linear on one input vector); positions
+        inputs = jax.eval_shape(lambda xn: _tapped_forward(post, params, dense, xn, None)[1],
+                                post.x[0])
     except ValueError as e:
         return None, str(e)
-    return tuple(layers), None
+    positions = {d.path: a.shape[0] for d, a in zip(dense, inputs, strict=True)}
+    return tuple(lay._replace(positions=positions[lay.path]) for lay in layers), None
 
 
 def _cached_find(post, params, view, bias):
@@ -311,10 +328,10 @@ def _cached_find(post, params, view, bias):
 
 
 def kfac_layers(post, params, view, bias: str = "joint") -> tuple[KFACLayer, ...]:
-    """The Kronecker blocks of the view's ``nnx.Linear`` layers, for the bias convention ``bias``
-    (``"joint"``: one block per layer; ``"separate"``: a kernel and a bias block). Raises
-    ``ValueError`` if a parameter of the view is not a kernel or bias of an ``nnx.Linear`` used
-    once per example on one input vector."""
+    """The Kronecker blocks of the view's ``nnx.Linear`` and ``nnx.Conv`` layers, for the bias
+    convention ``bias`` (``"joint"``: one block per layer; ``"separate"``: a kernel and a bias
+    block). Raises ``ValueError`` if a parameter of the view is not a kernel or bias of such a
+    layer used once per example (a Linear on one input vector)."""
     if bias not in BIAS_CONVENTIONS:
         raise ValueError(f"laplace: unknown kfac_bias {bias!r}; valid: "
                          f"{', '.join(BIAS_CONVENTIONS)}")
@@ -325,31 +342,35 @@ def kfac_layers(post, params, view, bias: str = "joint") -> tuple[KFACLayer, ...
 
 
 def dense_layers(post, params, view) -> tuple[KFACLayer, ...] | None:
-    """``kfac_layers(..., "joint")``, or ``None`` where it would raise (then ``linear_diag`` does
-    not apply)."""
-    return _cached_find(post, params, view, "joint")[0]
+    """``kfac_layers(..., "joint")``, or ``None`` where it would raise or a layer shares its
+    weights over several positions (a convolution): then ``linear_diag`` does not apply."""
+    layers = _cached_find(post, params, view, "joint")[0]
+    return None if layers is None or any(lay.positions > 1 for lay in layers) else layers
 
 
 # ------------------------------------------------------------------------------ KFAC and diag
 def _factor_sums(post, params, dense):
-    """Per dense layer: ``A = Σ ā āᵀ`` ((in+1)², ā = [a, 1]) and ``G = Σ BᵀΛB / (N T)``."""
+    """Per layer: ``A = Σ ā āᵀ`` ((in+1)², ā = [a, 1]) and ``G = Σ BᵀΛB / (N |P| T)``, the sums
+    over the examples and the |P| positions (``bayesjax.kfac_conv``; |P| = 1 for nnx.Linear)."""
     dtype = _dtype(params)
 
     def update(acc, abar, mbs, m):
         out = []
         for (a_acc, g_acc), a, r in zip(acc, abar, mbs, strict=True):
-            out.append((a_acc + (a * m[:, None]).T @ a, g_acc + r.T @ r))
+            am = (a * m[:, None, None]).reshape(-1, a.shape[-1])
+            out.append((a_acc + am.T @ a.reshape(-1, a.shape[-1]), g_acc + r.T @ r))
         return out
 
     init = [(jnp.zeros((d.n_in + 1,) * 2, dtype), jnp.zeros((d.n_out,) * 2, dtype))
             for d in dense]
     acc = _scan(post, params, dense, init, update)
-    return [(a, g / (post.num_data * post.temperature)) for a, g in acc]
+    return [(a, g / (post.num_data * post.temperature * d.positions))
+            for (a, g), d in zip(acc, dense, strict=True)]
 
 
 def kfac_factors(post, params, layers) -> list[tuple[jax.Array, jax.Array]]:
-    """``[(A, G)]`` per block: ``A = Σ ā āᵀ`` over the block's rows of ``ā = [a, 1]`` (``N`` for a
-    bias block), ``G = Σ BᵀΛB / (N T)``."""
+    """``[(A, G)]`` per block: ``A = Σ ā āᵀ`` over the block's rows of ``ā = [a, 1]`` (``N |P|``
+    for a bias block), ``G = Σ BᵀΛB / (N |P| T)``, summed over examples and positions."""
     dense = _dense(layers)
     sums = dict(zip((d.path for d in dense), _factor_sums(post, params, dense), strict=True))
     return [(sums[lay.path][0][lay.rows, lay.rows], sums[lay.path][1]) for lay in layers]
@@ -401,7 +422,11 @@ def linear_diag(post, params, view) -> jax.Array:
     """The exact GGN diagonal ``diag(Σ_n J_nᵀ Λ_n J_n) / T`` (P,) in the view's order, for views
     made of ``nnx.Linear`` kernels and biases (``dense_layers`` is not None); equal to
     ``bayesjax.curvature.ggn(post, params, view, True)`` at a fraction of its cost."""
-    layers = kfac_layers(post, params, view, "joint")
+    layers = dense_layers(post, params, view)
+    if layers is None:
+        kfac_layers(post, params, view, "joint")            # raises why, if it is not a conv net
+        raise ValueError("linear_diag: a convolution shares its weights over positions; use "
+                         "bayesjax.curvature.ggn(..., diagonal=True)")
     dense = _dense(layers)
     dtype = _dtype(params)
 
@@ -413,7 +438,7 @@ def linear_diag(post, params, view) -> jax.Array:
         for acc_l, a, r in zip(acc, abar, rows, strict=True):
             sq = jnp.square(r).reshape(-1, c * r.shape[-1])
             d = (jnp.ones((sq.shape[0],), sq.dtype) @ sq).reshape(c, r.shape[-1])
-            out.append(acc_l + jnp.square(a).T @ d)                          # (in+1, out)
+            out.append(acc_l + jnp.square(a[:, 0]).T @ d)                    # (in+1, out)
         return out
 
     acc = _scan(post, params, dense, [jnp.zeros((d.n_in + 1, d.n_out), dtype) for d in dense],

@@ -30,7 +30,6 @@ float32 log-det stays within a millinat of float64). The evidence as a function 
 from __future__ import annotations
 
 import math
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -45,6 +44,7 @@ from bayesjax import likelihoods as _lik
 from bayesjax import memory as _mem
 from bayesjax import predictive as _pred
 from bayesjax import priors as _priors
+from bayesjax import subnetwork as _sub
 from bayesjax._checks import one_of, positive_int
 from bayesjax.evidence import optimize_prior_precision
 from bayesjax.posterior import Posterior
@@ -53,7 +53,6 @@ __all__ = ["LaplaceResult", "laplace", "optimize_prior_precision"]
 
 STRUCTURES = ("full", "diag", "kfac")
 CURVATURES = ("ggn", "hessian")
-SUBSETS = ("all", "last_layer")
 
 _ggn = jax.jit(_curv.ggn, static_argnames=("view", "diagonal"))
 _kfac = jax.jit(_kf.kfac_curvature, static_argnames=("layers",))
@@ -63,26 +62,11 @@ _linear_diag = jax.jit(_kf.linear_diag, static_argnames=("view",))
 _flatten = jax.jit(lambda view, params: view.flatten(params), static_argnums=0)
 
 
-def _prior_vectors(post: Posterior, params, view: _curv.FlatView):
-    """Per-parameter prior precision and mean over the view (0 precision for flat leaves)."""
-    by_path = dict(post.prior.leaf_priors(params))
-    prec, mean = [], []
-    for path, shape in zip(view.paths, view.shapes, strict=True):
-        prior, n = by_path[path], int(np.prod(shape))
-        if isinstance(prior, _priors.Gaussian):
-            prec.append(np.full(n, 1.0 / float(prior.scale) ** 2))
-            mean.append(np.full(n, float(prior.mean)))
-        elif isinstance(prior, _priors.Flat):
-            prec.append(np.zeros(n))
-            mean.append(np.zeros(n))
-        else:
-            raise ValueError(
-                f"laplace: parameter {path!r} has a {prior!r} prior; the Laplace approximation "
-                "needs Gaussian (or flat) priors: an L1 prior has zero curvature away from its mean "
-                "and a kink at it, so the evidence would be meaningless. Use a Gaussian prior, or "
-                "laplace(..., subset=...) over Gaussian-prior parameters only")
-    dtype = jnp.result_type(float)
-    return jnp.asarray(np.concatenate(prec), dtype), jnp.asarray(np.concatenate(mean), dtype)
+def _refuse(path, prior):
+    return (f"laplace: parameter {path!r} has a {prior!r} prior; the Laplace approximation needs "
+            "Gaussian (or flat) priors: an L1 prior has zero curvature away from its mean and a kink "
+            "at it, so the evidence would be meaningless. Use a Gaussian prior, or "
+            "laplace(..., subset=...) over Gaussian-prior parameters only")
 
 
 @register_pytree_node_class
@@ -269,7 +253,7 @@ class LaplaceResult:
             raise ValueError(f"log_marginal_likelihood: the prior of {flat} is flat (precision 0),"
                              " so the evidence is undefined; pass prior_precision > 0")
         logdet, _ = lap._logdet(prior_precision, "at this prior precision")
-        return _evidence_from(ll, p0, self.theta, self.prior_mean, logdet)
+        return _evidence.laplace_evidence(ll, p0, self.theta - self.prior_mean, logdet)
 
     def log_marginal_likelihood_grid(self, prior_precisions) -> jax.Array:
         """``log_marginal_likelihood(c)`` for each scalar ``c`` of a 1-D array, O(P) each."""
@@ -288,12 +272,10 @@ class LaplaceResult:
         of the basin around the mode (flat parameters contribute no prior term)."""
         logdet, p0 = self._logdet()
         ll, _ = self._log_lik(None)
-        d = self.theta - self.prior_mean
-        proper = p0 > 0
-        log_prior = jnp.sum(jnp.where(proper, -0.5 * p0 * d * d
-                                      + 0.5 * jnp.log(jnp.where(proper, p0, 1.0))
-                                      - 0.5 * math.log(2 * math.pi), 0.0))
-        return ll + log_prior + 0.5 * self.num_params * math.log(2 * math.pi) - 0.5 * logdet
+        # = the evidence formula, plus ½ log 2π for each flat parameter (no prior density term)
+        num_flat = jnp.sum(jnp.where(p0 > 0, jnp.zeros_like(p0), jnp.ones_like(p0)))
+        return (_evidence.laplace_evidence(ll, p0, self.theta - self.prior_mean, logdet)
+                + 0.5 * math.log(2 * math.pi) * num_flat)
 
     def posterior_precision(self) -> jax.Array:
         """The posterior precision ``P``: (P, P) for ``full``, (P,) for ``diag``."""
@@ -331,15 +313,23 @@ class LaplaceResult:
         thetas = self.theta[:, None] + self._scaled(z, p0, c, -0.5)
         return jax.vmap(lambda t: self.view.unflatten(t, self.mean), in_axes=1)(thetas)
 
-    def predictive(self, x, method: str = "glm", *, key=None, num_samples: int = 200):
+    def predictive(self, x, method: str = "glm", *, link_approx: str = "probit", key=None,
+                   num_samples: int = 200):
         """Predictive at inputs ``x``: ``Predictive`` (regression) or ``ClassPredictive``.
 
         ``method="glm"`` linearises the network at θ*: ``f ~ N(f(x;θ*), J Σ Jᵀ)`` (the epistemic
-        variance), with the probit approximation for classes; ``"mc"`` averages over
-        ``num_samples`` draws of θ and needs ``key`` (a ``jax.random`` key; ``"glm"`` draws
-        nothing). ``key`` is keyword-only here, not first: the default method is deterministic.
+        variance); ``"mc"`` averages over ``num_samples`` draws of θ through the network (not
+        linearised) and needs ``key`` (a ``jax.random`` key; ``"glm"`` draws nothing unless
+        ``link_approx="mc"``). ``key`` is keyword-only here, not first: the default is deterministic.
+
+        ``link_approx`` (classification with ``"glm"``; laplace-torch's names) maps the logits'
+        Gaussian to probabilities: ``"probit"`` (MacKay, per-class variances only; the default),
+        ``"bridge"`` / ``"bridge_norm"`` (Laplace bridge to a Dirichlet, Hobbhahn et al. 2022;
+        Categorical only: ``bayesjax.predictive.laplace_bridge``), ``"mc"`` (``num_samples`` draws of
+        the logits from ``N(μ, Σ_x)``, Σ_x their K × K covariance, ``predictive.logit_covariance``;
+        needs ``key``). Another link with ``method="mc"`` or a regression likelihood: ``ValueError``.
         """
-        return _pred.laplace_predictive(self, x, method, key, num_samples)
+        return _pred.laplace_predictive(self, x, method, key, num_samples, link_approx)
 
 
 @jax.jit
@@ -357,26 +347,25 @@ def _sum_log_and_min(eig):
     return jnp.sum(jnp.log(eig)), jnp.min(eig)
 
 
-@jax.jit
-def _evidence_from(ll, p0, theta, m0, logdet):
-    d = theta - m0
-    return ll - 0.5 * jnp.sum(p0 * d * d) - 0.5 * (logdet - jnp.sum(jnp.log(p0)))
-
-
 def laplace(post: Posterior, params=None, *, structure: str = "full", curvature: str = "ggn",
-            subset: str = "all", last_layer: str | None = None,
+            subset="all", last_layer: str | None = None,
             clip: bool = False, kfac_bias: str = "joint") -> LaplaceResult:
     """Laplace approximation of ``post`` at a mode ``params`` (e.g. ``fit_map(...).params``).
 
     Args:
       post: the ``Posterior`` (its prior must be Gaussian or flat on the approximated params).
       params: the mode θ*; default ``post.params``.
-      structure: ``"full"`` (P × P), ``"diag"`` or ``"kfac"`` (per ``nnx.Linear`` layer; neither
-        of the last two allocates a P × P matrix). ``"full"`` raises ``MemoryError`` before
+      structure: ``"full"`` (P × P), ``"diag"`` or ``"kfac"`` (per ``nnx.Linear`` or ``nnx.Conv``
+        layer; neither of the last two allocates a P × P matrix). ``"full"`` raises ``MemoryError`` before
         allocating when its ~3 P² floats exceed 80% of the free memory (``bayesjax.memory``),
         naming the bytes and the structures that fit.
       curvature: ``"ggn"`` (generalised Gauss-Newton, PSD) or ``"hessian"`` (exact; ``full`` only).
-      subset: ``"all"`` or ``"last_layer"`` (other parameters stay fixed at θ*).
+      subset: which parameters get the Gaussian; the others stay fixed at θ*. ``"all"``,
+        ``"last_layer"``, a list of dotted parameter paths or path prefixes (``["layers.1"]``: every
+        leaf under ``layers.1``; a path matching nothing raises, listing the valid ones), or a 1-D
+        integer array of flat parameter indices (subnetwork Laplace, ``full`` or ``diag``: e.g.
+        ``bayesjax.subnetwork.subnetwork_indices(post, params, k)``, the k of largest
+        diagonal-Laplace variance; ``bayesjax.subnetwork``).
       last_layer: path prefix of the last layer (default: the group that sorts last).
       clip: clip negative eigenvalues of the likelihood curvature to 0 (``full`` only), with a
         warning. Without it an indefinite posterior precision raises ``ValueError`` naming the
@@ -392,7 +381,7 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     if not isinstance(post, Posterior):
         raise TypeError(f"laplace: post must be a bayesjax.Posterior, got {type(post).__name__}")
     for name, value, valid in (("structure", structure, STRUCTURES),
-                               ("curvature", curvature, CURVATURES), ("subset", subset, SUBSETS),
+                               ("curvature", curvature, CURVATURES),
                                ("kfac_bias", kfac_bias, _kf.BIAS_CONVENTIONS)):
         one_of(name, value, valid, owner="laplace")
     if kfac_bias != "joint" and structure != "kfac":
@@ -403,8 +392,13 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
     if clip and structure != "full":
         raise ValueError("laplace: clip=True applies to structure='full'")
     params = post.check_params(params, name="params", owner="laplace")
-    view = _curv.make_view(params, subset, last_layer)
-    p0, m0 = _prior_vectors(post, params, view)
+    view = _curv.make_view(params, subset, last_layer)      # validates subset
+    elements = isinstance(view, _sub.ElementView)
+    if elements and structure == "kfac":
+        raise ValueError("laplace: structure='kfac' needs whole nnx.Linear / nnx.Conv kernels and "
+                         "biases; a subset of single parameters (subset=indices) takes 'full' or 'diag'")
+    p0, m0 = _priors.gaussian_vectors(post.prior, params, view.paths, view.shapes, flat_ok=True,
+                                      refuse=_refuse, dtype=jnp.result_type(float))
     theta = _flatten(view, params)
     layers = ()
     if structure == "full":
@@ -413,18 +407,16 @@ def laplace(post: Posterior, params=None, *, structure: str = "full", curvature:
         curv = _full.build(post, params, view, curvature, p0,
                            _full.low_rank(post, params, view, curvature), proper)
         if clip:
-            lam, vec = jnp.linalg.eigh(curv.h)
-            if bool(jnp.any(lam < 0)):
-                warnings.warn(f"laplace: clipped {int(jnp.sum(lam < 0))} negative curvature "
-                              f"eigenvalue(s) to 0 (smallest {float(lam.min()):.4g})",
-                              RuntimeWarning, stacklevel=2)
-                lam = jnp.maximum(lam, 0.0)
-                curv = _full.factorise(post, params, view, (vec * lam[None, :]) @ vec.T, None,
-                                       lam, p0, jnp.ones((), lam.dtype), proper, False)
+            curv = _full.clipped(post, params, view, curv, p0, proper)
     elif structure == "diag":
         # exact either way; for nnx.Linear layers from their taps, without per-example Jacobians
-        fast = _kf.dense_layers(post, params, view) is not None
-        curv = _linear_diag(post, params, view) if fast else _ggn(post, params, view, True)
+        # (for single parameters: the whole diagonal from the taps, then its entries)
+        whole = _curv.make_view(params) if elements else view
+        if _kf.dense_layers(post, params, whole) is not None:
+            curv = _linear_diag(post, params, whole)
+            curv = curv[view.indices] if elements else curv
+        else:
+            curv = _ggn(post, params, view, True)
     else:
         layers = _kf.kfac_layers(post, params, view, kfac_bias)
         curv = _kfac(post, params, layers)       # factors and their eigendecompositions, one jit

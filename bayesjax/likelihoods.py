@@ -3,16 +3,18 @@ r"""Likelihoods ``log p(y | f)`` of the data given the network outputs ``f``.
 Every ``log_prob(outputs, y)`` is the **sum** over all data points of a **normalised** log density
 (in nats), so that it can be added to a normalised log prior and integrated (evidence, NUTS).
 
-=====================  ===================================================================
-likelihood             ``log_prob`` summed over the N points
-=====================  ===================================================================
-``Gaussian(noise=σ)``   ``-Σ (y-f)^2/(2σ^2) - N log(σ sqrt(2π))``   (regression, f = mean)
-``Bernoulli()``         ``Σ y f - softplus(f)``                      (f = logit, y ∈ {0, 1})
-``Categorical()``       ``Σ log_softmax(f)[y]``                       (f = K logits, y ∈ {0..K-1})
-=====================  ===================================================================
+=============================  ==================================================================
+likelihood                     ``log_prob`` summed over the N points
+=============================  ==================================================================
+``Gaussian(noise=σ)``          ``-Σ (y-f)^2/(2σ^2) - N log(σ sqrt(2π))``  (regression, f = mean)
+``HeteroscedasticGaussian()``  ``-Σ [(y-μ)^2 e^{-s} + s]/2 - N log sqrt(2π)``  (f = (μ, s = log σ²))
+``Bernoulli()``                ``Σ y f - softplus(f)``                     (f = logit, y ∈ {0, 1})
+``Categorical()``              ``Σ log_softmax(f)[y]``                     (f = K logits, y ∈ {0..K-1})
+=============================  ==================================================================
 
 Outputs of shape ``(N, 1)`` are accepted for targets of shape ``(N,)`` (a one-unit output layer);
-any other shape mismatch is an error, never a silent broadcast.
+``HeteroscedasticGaussian`` needs ``(N, 2)``; any other shape mismatch is an error, never a silent
+broadcast.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from jax.tree_util import register_pytree_node_class
 from bayesjax._checks import positive_scalar
 from bayesjax._pytree import Fields
 
-__all__ = ["Likelihood", "Gaussian", "Bernoulli", "Categorical"]
+__all__ = ["Likelihood", "Gaussian", "HeteroscedasticGaussian", "Bernoulli", "Categorical"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -110,6 +112,74 @@ class Gaussian(Likelihood):
         if not np.issubdtype(np.asarray(y).dtype, np.floating):
             raise ValueError(
                 f"likelihoods.Gaussian: y must be a float array, got dtype {np.asarray(y).dtype}")
+
+
+@register_pytree_node_class
+class HeteroscedasticGaussian(Likelihood):
+    r"""Gaussian noise whose variance the network predicts: ``y ~ N(μ(x), exp(s(x)))``.
+
+    The network's last axis has 2 outputs per target, ``f = (μ, s)``: the mean μ (units of y) and the
+    **log-variance** ``s = log σ²`` (σ² in units of y², so ``σ = exp(s/2)``); outputs ``(N, 2)`` for
+    targets ``(N,)``, ``(N, D, 2)`` for ``(N, D)``. ``log_prob`` is the normalised density summed
+    over the points, in nats: ``-Σ [(y-μ)² e^{-s}/2 + s/2 + log √(2π)]``.
+
+    Curvature: the negative log-likelihood ``ℓ = r² e^{-s}/2 + s/2`` (``r = y-μ``) is not convex in
+    (μ, s): its Hessian ``[[e^{-s}, r e^{-s}], [r e^{-s}, r² e^{-s}/2]]`` has determinant
+    ``-r² e^{-2s}/2 < 0`` at every nonzero residual, so it would make the GGN indefinite.
+    ``output_precision`` is instead the **Fisher** information, the Hessian's expectation over
+    ``y ~ N(μ, e^{s})``: ``E[r²] = e^{s}`` and ``E[r] = 0`` give
+
+    .. math::  E[\nabla^2 \ell] = \begin{pmatrix} e^{-s} & 0 \\ 0 & 1/2 \end{pmatrix}
+               \quad\text{per target,}
+
+    positive definite at every f, so the GGN ``Σ Jᵀ Λ J`` (full, diag, KFAC) is positive
+    semi-definite. It does not depend on y, as the GGN needs.
+    """
+
+    def log_prob(self, outputs, y):
+        mu, s = self._split(outputs, y)
+        return -0.5 * jnp.sum(jnp.square(y - mu) * jnp.exp(-s) + s) - y.size * _LOG_SQRT_2PI
+
+    @staticmethod
+    def _split(outputs, y):
+        if tuple(outputs.shape) != tuple(y.shape) + (2,):
+            raise ValueError(
+                f"likelihoods.HeteroscedasticGaussian: outputs of shape {tuple(outputs.shape)} must be "
+                f"{tuple(y.shape)} + (2,) (mean, log-variance) for targets y of shape {tuple(y.shape)}")
+        return outputs[..., 0], outputs[..., 1]
+
+    def mean(self, outputs):
+        return outputs[..., 0]
+
+    def variance(self, outputs):
+        """The noise variance ``exp(s)`` (units of y²) of outputs ``(..., 2)``."""
+        return jnp.exp(outputs[..., 1])
+
+    def output_precision(self, f):
+        return jnp.diag(jnp.square(self._precision_sqrt_diag(f)))
+
+    def output_precision_sqrt(self, f):
+        return jnp.diag(self._precision_sqrt_diag(f))
+
+    @staticmethod
+    def _precision_sqrt_diag(f):
+        """``(e^{-s/2}, 1/√2)`` per target, for one example's flattened outputs (K,) = (μ₁, s₁, …)."""
+        pairs = jnp.reshape(f, (-1, 2))
+        half = jnp.full_like(pairs[:, 1], math.sqrt(0.5))
+        return jnp.stack([jnp.exp(-0.5 * pairs[:, 1]), half], axis=1).reshape(f.shape)
+
+    def check_targets(self, y):
+        if not np.issubdtype(np.asarray(y).dtype, np.floating):
+            raise ValueError(f"likelihoods.HeteroscedasticGaussian: y must be a float array, got "
+                             f"dtype {np.asarray(y).dtype}")
+
+    def check_outputs(self, out_shape, y):
+        y_shape = tuple(np.shape(y))
+        if tuple(out_shape) != y_shape + (2,):
+            raise ValueError(
+                f"likelihoods.HeteroscedasticGaussian: network outputs of shape {tuple(out_shape)} "
+                f"must be {y_shape} + (2,), a mean and a log-variance per target, for targets y of "
+                f"shape {y_shape} (an output layer of 2 units)")
 
 
 @register_pytree_node_class

@@ -55,7 +55,8 @@ class MCMCResult(NamedTuple):
     def predictive(self, x, *, batch_size: int = 64):
         """Monte Carlo predictive at inputs ``x`` over all draws, as ``LaplaceResult.predictive``:
         ``Predictive(mean, aleatoric_var, epistemic_var)`` for a Gaussian likelihood
-        (``epistemic_var = Var_θ[f(x; θ)]``, ``aleatoric_var = σ²``), else
+        (``epistemic_var = Var_θ[f(x; θ)]``, ``aleatoric_var = σ²``) or a ``HeteroscedasticGaussian``
+        (``epistemic_var = Var_θ[μ(x; θ)]``, ``aleatoric_var = E_θ[exp(s(x; θ))]`` per input), else
         ``ClassPredictive(probs, epistemic_var)`` with ``probs = E_θ[link(f(x; θ))]``.
         ``batch_size`` draws are pushed through the network at a time."""
         x = finite_array("x", x)

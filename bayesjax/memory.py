@@ -90,5 +90,6 @@ def check_fits(structure: str, num_params: int, itemsize: int, *, owner: str = "
     raise MemoryError(
         f"{owner}: structure={structure!r} for P = {num_params:,} parameters needs ~{_fmt(need)} "
         f"({FULL_COPIES} P×P matrices of {itemsize}-byte floats) but {_fmt(free)} is free; "
-        + (f"use {' or '.join(fits)}, or subset='last_layer'" if fits else
-           "use subset='last_layer'"))
+        + (f"use {' or '.join(fits)}, or subset='last_layer' (or the k parameters of "
+           "bj.subnetwork_indices)" if fits else
+           "use subset='last_layer' (or the k parameters of bj.subnetwork_indices)"))

@@ -30,12 +30,13 @@ from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.tree_util import register_pytree_node_class
 
 from bayesjax._checks import finite_scalar, positive_scalar
 from bayesjax._pytree import Fields
 
-__all__ = ["Prior", "Gaussian", "Laplace", "Flat", "ByPath", "param_paths"]
+__all__ = ["Prior", "Gaussian", "Laplace", "Flat", "ByPath", "gaussian_vectors", "param_paths"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -330,3 +331,22 @@ class ByPath(Prior):
         inner = ", ".join(f"{k!r}: {p!r}" for k, p in zip(self.keys, self.priors, strict=True))
         return f"ByPath({{{inner}}}, default={self.default!r})"
 
+
+def gaussian_vectors(prior: Prior, params, paths, shapes, *, flat_ok: bool, refuse, dtype):
+    """Per-parameter precision (1/scale², 0 for a ``Flat`` leaf when ``flat_ok``) and mean of
+    ``prior`` over the leaves ``paths`` of ``params`` with ``shapes`` (a flat view's), as two
+    vectors of ``dtype``: what the Laplace approximation and marginal-likelihood training read.
+    Any other leaf prior raises ``ValueError(refuse(path, leaf_prior))``."""
+    by_path = dict(prior.leaf_priors(params))
+    prec, mean = [], []
+    for path, shape in zip(paths, shapes, strict=True):
+        leaf, n = by_path[path], int(np.prod(shape))
+        if isinstance(leaf, Gaussian):
+            prec.append(np.full(n, 1.0 / float(leaf.scale) ** 2))
+            mean.append(np.full(n, float(leaf.mean)))
+        elif isinstance(leaf, Flat) and flat_ok:
+            prec.append(np.zeros(n))
+            mean.append(np.zeros(n))
+        else:
+            raise ValueError(refuse(path, leaf))
+    return jnp.asarray(np.concatenate(prec), dtype), jnp.asarray(np.concatenate(mean), dtype)
