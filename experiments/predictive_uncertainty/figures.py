@@ -1,4 +1,5 @@
-"""The figures: the linear predictive and its two variances, coverage vs x, the MLP predictives."""
+"""The figures: the linear predictive and its two variances, coverage vs x, the MLP predictives,
+the heteroscedastic predictive."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from experiments.common import stats
 from experiments.common.plotting import band, save_figure
 from experiments.predictive_uncertainty.coverage import LEVEL, Z95
+from experiments.predictive_uncertainty.hetero import HeteroResult
 from experiments.predictive_uncertainty.linear import LinearResult, poly
 from experiments.predictive_uncertainty.mlp import STRUCTURES, MLPResult
 
@@ -91,3 +93,38 @@ def plot_mlp(mlp: MLPResult, outdir: Path) -> None:
     ax.set_title("Epistemic std sqrt(J Σ Jᵀ) vs x", fontsize=10)
     ax.legend(fontsize=8)
     save_figure(fig, outdir, "mlp_predictive")
+
+
+def plot_hetero(het: HeteroResult, outdir: Path) -> None:
+    """``hetero_predictive.png``: the heteroscedastic GLM predictive (aleatoric and total bands) and
+    the stds of its two parts against the true σ(x) and the homoscedastic baseline."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
+    g = het.grid
+    band(ax, g, het.mean, np.sqrt(het.aleatoric + het.epistemic), k=Z95, color="C0", alpha=0.18,
+         label="95% total: E[exp(s)] + Var[μ]")
+    band(ax, g, het.mean, np.sqrt(het.aleatoric), k=Z95, color="C1", alpha=0.35,
+         label="95% aleatoric only: E[exp(s)]")
+    ax.plot(g, het.mean, "C0", lw=1.5, label="GLM predictive mean μ")
+    truth = np.sin(3.0 * g)
+    ax.plot(g, truth, "k--", lw=1, label="true sin(3x) ± 1.96 σ(x)")
+    for sign in (-1, 1):
+        ax.plot(g, truth + sign * Z95 * het.true_sd, "k:", lw=1)
+    ax.plot(het.x, het.y, "k.", ms=4, label=f"data (N = {len(het.x)})")
+    ax.axvspan(-1.0, 1.0, color="0.5", alpha=0.07, lw=0)
+    ax.set_ylim(-3, 3)
+    ax.set_xlabel("x (data range [-1, 1] shaded)")
+    ax.set_ylabel("y")
+    ax.set_title(f"Heteroscedastic tanh MLP 1-{het.width}-{het.width}-2, full-GGN Laplace "
+                 f"(P = {het.num_params})", fontsize=10)
+    ax.legend(fontsize=8, loc="lower center")
+    ax2.semilogy(g, het.true_sd, "k--", lw=1, label=f"true σ(x) = {het.base:g} + {het.slope:g}|x|")
+    ax2.semilogy(g, np.sqrt(het.aleatoric), "C1", label="aleatoric std sqrt(E[exp(s)])")
+    ax2.semilogy(g, np.sqrt(het.epistemic), "C2", label="epistemic std sqrt(Var[μ])")
+    ax2.axhline(het.homo_noise, color="C3", ls=":", label=f"homoscedastic σ = {het.homo_noise:.3f}")
+    ax2.semilogy(g, np.sqrt(het.homo_epistemic), "C2:", label="homoscedastic epistemic std")
+    ax2.axvspan(-1.0, 1.0, color="0.5", alpha=0.07, lw=0)
+    ax2.set_xlabel("x")
+    ax2.set_ylabel("predictive std (units of y)")
+    ax2.set_title("The two parts of the heteroscedastic predictive", fontsize=10)
+    ax2.legend(fontsize=8)
+    save_figure(fig, outdir, "hetero_predictive")

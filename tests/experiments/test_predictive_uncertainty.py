@@ -12,7 +12,7 @@ import pytest
 import bayesjax as bj
 from bayesjax import conjugate
 from experiments.common import stats
-from experiments.predictive_uncertainty import Config, coverage, linear
+from experiments.predictive_uncertainty import Config, claims, coverage, hetero, linear
 
 D, N, SIGMA, S = 5, 30, 0.3, 1.0
 X = np.random.default_rng(0).uniform(-1.0, 1.0, N)
@@ -34,7 +34,9 @@ def _cov():
 def test_config_rejects_invalid_values():
     for bad in (dict(degree=0), dict(noise=0.0), dict(prior_scale=-1.0), dict(grid_points=2),
                 dict(test_half_width=1.0), dict(mlp_test_half_width=float("inf")),
-                dict(num_replicates=1.5), dict(mlp_learning_rate=float("nan"))):
+                dict(num_replicates=1.5), dict(mlp_learning_rate=float("nan")),
+                dict(hetero_train=0), dict(hetero_noise_base=0.0), dict(hetero_noise_slope=-0.1),
+                dict(hetero_test_half_width=0.5)):
         with pytest.raises(ValueError):
             dataclasses.replace(Config(), **bad)
 
@@ -151,3 +153,51 @@ def test_simultaneous_z_spends_one_test_of_the_suite_budget():
     assert z61 > stats.Z
     from scipy.stats import norm
     assert 61 * 2 * norm.sf(z61) == pytest.approx(stats.ALPHA)
+
+
+def test_hetero_data_have_the_stated_noise_and_pooled_sigma():
+    """The simulated residuals y − sin(3x) have std σ(x) = base + slope·|x| (checked in two bins,
+    within 5 s.e. of a sample std, ≈ σ/√(2n)), and ``pooled_noise`` is sqrt(E σ(x)²) for x uniform on
+    [-1, 1] (numerical integration)."""
+    base, slope = 0.05, 0.2
+    x, y, *_ = hetero.draws(jax.random.key(0), 40_000, 2, base, slope)
+    x, r = np.asarray(x[:, 0], np.float64), np.asarray(y, np.float64) - np.sin(3.0 * np.asarray(x[:, 0]))
+    for lo, hi in ((0.0, 0.1), (0.9, 1.0)):
+        sel = (np.abs(x) >= lo) & (np.abs(x) < hi)
+        expected = np.sqrt(np.mean((base + slope * np.abs(x[sel])) ** 2))
+        assert abs(r[sel].std() - expected) <= 5 * expected / np.sqrt(2 * sel.sum())
+    grid = np.linspace(-1.0, 1.0, 200_001)
+    pooled = np.sqrt(np.trapezoid((base + slope * np.abs(grid)) ** 2, grid) / 2.0)
+    assert hetero.pooled_noise(base, slope) == pytest.approx(pooled, rel=1e-9)
+
+
+def _hetero_result(aleatoric_of_sd, lpd_gain=0.1):
+    """A HeteroResult whose learned noise is ``aleatoric_of_sd(true σ)`` (variance), with an
+    epistemic std 0.02 in range and 0.5 out of range, and per-point log densities that differ by
+    ``lpd_gain`` nats plus noise of sd 0.5 (a paired z of about 9 for a gain of 0.1)."""
+    grid = np.linspace(-2.0, 2.0, 201)
+    sd = 0.05 + 0.2 * np.abs(grid)
+    epi = np.where(np.abs(grid) <= 1.0, 0.02, 0.5) ** 2
+    rng = np.random.default_rng(0)
+    lpd_homo = rng.normal(size=2000)
+    z = np.zeros(0)
+    return hetero.HeteroResult(
+        x=z, y=z, grid=grid, mean=np.zeros_like(grid), aleatoric=aleatoric_of_sd(sd),
+        epistemic=epi, true_sd=sd, homo_mean=np.zeros_like(grid), homo_epistemic=epi,
+        homo_noise=0.16, lpd_het=lpd_homo + lpd_gain + 0.5 * rng.normal(size=2000), lpd_homo=lpd_homo,
+        grad_norm={}, num_params=0, width=16, base=0.05, slope=0.2, prior_scale=1.0, steps=1,
+        half_width=2.0)
+
+
+def test_hetero_claims_fail_for_wrong_aleatoric_variances():
+    """The right variance σ² passes; a constant (homoscedastic) noise, a log-variance read as a
+    log-std (σ in place of σ²) and a noise that ignores the data all fail; an LPD gain of 0 fails."""
+    def passed(res):
+        return [c["passed"] for c in claims.hetero_claims(res)]
+
+    assert passed(_hetero_result(np.square)) == [True, True]
+    for wrong in (lambda sd: np.full_like(sd, 0.16**2),      # homoscedastic
+                  lambda sd: sd,                            # σ read as σ²
+                  lambda sd: np.square(sd) * 4.5):          # 2.1× the std everywhere
+        assert passed(_hetero_result(wrong))[0] is False
+    assert passed(_hetero_result(np.square, lpd_gain=0.0))[1] is False
