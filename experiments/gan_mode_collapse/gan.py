@@ -4,6 +4,8 @@ one fixed noise batch at every checkpoint."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -33,8 +35,21 @@ def train_gan(key, centres, sd: float, *, latent: int, hidden: int, num_steps: i
     k_g, k_d, k_eval, k_train = jax.random.split(key, 4)
     g_def, g_params = nnx.split(MLP((latent, hidden, hidden, 2), nnx.relu, nnx.Rngs(k_g)))
     d_def, d_params = nnx.split(MLP((2, hidden, hidden, 1), nnx.leaky_relu, nnx.Rngs(k_d)))
-    g_opt, d_opt = optax.adam(g_lr, b1=0.5), optax.adam(d_lr, b1=0.5)
     z_eval = jax.random.normal(k_eval, (num_eval, latent))
+    return _run(g_params, d_params, k_train, jnp.asarray(centres), z_eval, sd=float(sd), g_def=g_def,
+                d_def=d_def, num_steps=num_steps, num_checkpoints=num_checkpoints,
+                batch_size=batch_size, g_lr=g_lr, d_lr=d_lr, d_steps=d_steps, bar=bar, label=label)
+
+
+@functools.partial(jax.jit, static_argnames=("sd", "g_def", "d_def", "num_steps", "num_checkpoints",
+                                             "batch_size", "g_lr", "d_lr", "d_steps", "bar",
+                                             "label"))
+def _run(g_params, d_params, key, centres, z_eval, *, sd, g_def, d_def, num_steps,
+         num_checkpoints, batch_size, g_lr, d_lr, d_steps, bar, label):
+    """``train_gan``'s program, module-level so that a second run with the same settings and
+    shapes reuses its compilation."""
+    latent = z_eval.shape[-1]
+    g_opt, d_opt = optax.adam(g_lr, b1=0.5), optax.adam(d_lr, b1=0.5)
 
     def gen(p, z):
         return nnx.merge(g_def, p)(z)
@@ -68,17 +83,13 @@ def train_gan(key, centres, sd: float, *, latent: int, hidden: int, num_steps: i
         upd, gs = g_opt.update(g, gs, gp)
         return (optax.apply_updates(gp, upd), dp, gs, ds), (dl[-1], gl)
 
-    @jax.jit
-    def run(g_params, d_params, key):
-        def chunk(carry, keys):
-            carry, losses = jax.lax.scan(step, carry, keys)
-            return carry, (gen(carry[0], z_eval), losses)
+    def chunk(carry, keys):
+        carry, losses = jax.lax.scan(step, carry, keys)
+        return carry, (gen(carry[0], z_eval), losses)
 
-        keys = jax.random.split(key, num_steps).reshape(num_checkpoints, -1)
-        carry = (g_params, d_params, g_opt.init(g_params), d_opt.init(d_params))
-        _, (samples, (dl, gl)) = progress.scan(chunk, carry, keys, label=label, enabled=bar,
-                                               scale=num_steps // num_checkpoints)
-        samples = jnp.concatenate([gen(g_params, z_eval)[None], samples])
-        return samples, dl.reshape(-1), gl.reshape(-1)
-
-    return run(g_params, d_params, k_train)
+    keys = jax.random.split(key, num_steps).reshape(num_checkpoints, -1)
+    carry = (g_params, d_params, g_opt.init(g_params), d_opt.init(d_params))
+    _, (samples, (dl, gl)) = progress.scan(chunk, carry, keys, label=label, enabled=bar,
+                                           scale=num_steps // num_checkpoints)
+    samples = jnp.concatenate([gen(g_params, z_eval)[None], samples])
+    return samples, dl.reshape(-1), gl.reshape(-1)
