@@ -18,6 +18,13 @@ Laplace, θ-independent ``H``) the fixed point is the closed-form type-II maximu
 
 Everything runs in one ``jax.jit`` around one ``lax.scan`` over the MAP steps; the hyper update is a
 ``lax.cond`` inside it, with its own ``lax.scan``.
+
+Measured once (2026-12-01, float32, a 1-16-16-1 tanh MLP on 64 points, P = 321), against a 13 × 7 grid
+of (prior precision, σ) each scored by the post-hoc evidence at its own ``fit_map``: with
+``structure="full"`` fit_marglik found precision 0.559 and σ 0.103, the grid's best 0.562 and 0.110; a
+``fit_map`` at fit_marglik's values has evidence 24.77 nats, the grid's best 24.69. With ``"kfac"`` it
+found 1.39 and 0.112 against the grid's 3.16 and 0.150, and a ``fit_map`` there scored −18.2 against 1.66:
+the KFAC evidence moved a lot with the mode each run reached, so the two do not pick the same point.
 """
 
 from __future__ import annotations
