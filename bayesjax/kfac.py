@@ -156,6 +156,11 @@ def _record(module, inputs, s):
         raise ValueError(f"laplace(structure='kfac'): layer {rec['path']!r} is applied "
                          "more than once per example; KFAC needs one use per layer")
     rec["input"] = inputs
+    if rec["eps"] is not None and rec["eps"].size != s.size:
+        raise ValueError(f"laplace(structure='kfac'): layer {rec['path']!r} has "
+                         f"{s.size // s.shape[-1]} output positions at these inputs but "
+                         f"{rec['eps'].size // s.shape[-1]} at the training inputs its KFAC factors "
+                         "were built from; give inputs of the training inputs' shape")
     return s if rec["eps"] is None else s + jnp.reshape(rec["eps"], s.shape)
 
 

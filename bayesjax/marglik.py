@@ -160,10 +160,10 @@ def fit_marglik(key, post: Posterior, *, num_steps: int, structure: str = "kfac"
         log over each group, is the starting point; its mean stays), any likelihood (σ is learned for a
         ``Gaussian``, from its ``noise``).
       num_steps: MAP steps.
-      structure: the curvature of the evidence: ``"kfac"`` (``nnx.Linear`` networks; default, as
-        laplace-torch), ``"diag"`` or ``"full"`` (P × P: small nets).
+      structure: the curvature of the evidence: ``"kfac"`` (``nnx.Linear`` / ``nnx.Conv`` networks;
+        default, as laplace-torch), ``"diag"`` or ``"full"`` (P × P: small nets).
       prior_structure: ``"scalar"`` or ``"layerwise"`` (one precision per parameter tensor; per
-        Kronecker block for ``kfac``: with ``nnx.Linear`` layers a layer's kernel and bias share one).
+        Kronecker block for ``kfac``: a layer's kernel and bias share one).
       optimize_noise: learn σ (default: for a Gaussian likelihood).
       optimizer: ``optax`` optimizer of θ on the per-datum loss (default, as ``fit_map``'s: ``adam`` with
         a cosine decay from ``learning_rate`` to 1% of it over the ``num_steps``).

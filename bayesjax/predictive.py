@@ -193,6 +193,7 @@ def link_predictive(key, likelihood, mean, cov, link_approx: str, num_samples: i
     f per input from ``key``, the average of the softmax / sigmoid; ``mc_link``).
     ``epistemic_var`` is the diagonal of ``cov``; both fields are shaped ``out_shape``."""
     one_of("link_approx", link_approx, LINKS, owner="link_predictive")
+    _classifier(likelihood, "link_predictive")
     var = jnp.diagonal(cov, axis1=-2, axis2=-1)
     if link_approx == "probit":
         probs = probit(likelihood, mean, var)
@@ -205,6 +206,12 @@ def link_predictive(key, likelihood, mean, cov, link_approx: str, num_samples: i
         probs = laplace_bridge(mean, cov, normalise=link_approx == "bridge_norm")
     out_shape = mean.shape if out_shape is None else out_shape
     return ClassPredictive(jnp.reshape(probs, out_shape), jnp.reshape(var, out_shape))
+
+
+def _classifier(likelihood, owner: str):
+    if not isinstance(likelihood, (_lik.Bernoulli, _lik.Categorical)):
+        raise ValueError(f"{owner}: a link maps logits to class probabilities: the likelihood must be "
+                         f"Bernoulli or Categorical, got {type(likelihood).__name__}")
 
 
 @functools.partial(jax.jit, static_argnames=("normalise",))
@@ -223,7 +230,9 @@ def laplace_bridge(mean, cov, normalise: bool = False):
     ``s = mean_k σ_k² / sqrt(K/2)``. Note that ``p`` is unchanged when Σ is scaled by any c > 0 (the
     uncertainty lives in ``Σ α``, the Dirichlet's concentration), so it is not ``softmax(μ)`` even as
     ``Σ → 0``; with ``normalise`` it tends to the one-hot argmax there. A logit of zero corrected
-    variance gives NaN (laplace-torch substitutes 1 for each class).
+    variance gives NaN (laplace-torch substitutes 1 for each class), and so does every class when
+    ``1ᵀΣ1 = 0`` (all the covariance in directions that leave the softmax unchanged: the correction
+    divides 0 by 0; laplace-torch too).
     """
     k = mean.shape[-1]
     ones_sum = jnp.sum(cov, axis=-1)                                       # Σ1, (M, K)
@@ -246,6 +255,7 @@ def mc_link(key, likelihood, mean, cov, num_samples: int = 200):
     ``link_approx="mc"``: it samples the GLM's logits, not θ (``method="mc"`` samples θ from the
     Laplace posterior and runs the network, without linearising it)."""
     num_samples = positive_int("num_samples", num_samples, owner="mc_link")
+    _classifier(likelihood, "mc_link")
     return _mc_link(key, mean, cov, num_samples, isinstance(likelihood, _lik.Categorical))
 
 

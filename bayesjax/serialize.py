@@ -325,18 +325,26 @@ def load(path, post: Posterior):
                              f"{FORMAT_VERSION}")
         if kind not in _KINDS:
             raise ValueError(f"load: {path!r} holds a {kind!r}; expected one of {sorted(_KINDS)}")
-        diffs = _differences(header["fingerprint"], _fingerprint(post))
+        try:
+            saved_print, tree, saved_out = header["fingerprint"], header["tree"], npz[_PROBE]
+            probe_dtype = header["probe_dtype"]
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"load: {path!r} has an incomplete bayesjax header (missing {e})") from e
+        diffs = _differences(saved_print, _fingerprint(post))
         if diffs:
             raise ValueError(f"load: post is not the Posterior the {kind} in {path!r} was built "
                              "from: " + "; ".join(diffs))
-        result = _decode(header["tree"], npz, post, path)
-        saved_out = npz[_PROBE]
+        try:
+            result = _decode(tree, npz, post, path)
+        except (KeyError, TypeError, IndexError) as e:
+            raise ValueError(f"load: {path!r} holds an unreadable result tree ({type(e).__name__}: "
+                             f"{e})") from e
     if not isinstance(result, _KINDS[kind]):
         raise ValueError(f"load: {path!r} says {kind} but holds a {type(result).__name__}")
     out = np.asarray(_probe_outputs(post, _probe_params(result)), np.float64)
     scale = float(np.max(np.abs(saved_out), initial=0.0))
     # agreement to half the digits of the model's dtype: a rebuilt model on another backend passes
-    tol = math.sqrt(float(jnp.finfo(header["probe_dtype"]).eps)) * (1.0 + scale)
+    tol = math.sqrt(float(jnp.finfo(probe_dtype).eps)) * (1.0 + scale)
     if out.shape != saved_out.shape or not float(np.max(np.abs(out - saved_out), initial=0.0)) <= tol:
         detail = (f"shape {out.shape} vs saved {saved_out.shape}" if out.shape != saved_out.shape
                   else f"max |Δ| = {float(np.max(np.abs(out - saved_out))):.3g} > {tol:.3g}")

@@ -66,8 +66,9 @@ def hetero_claims(het: HeteroResult) -> list[dict]:
               (1.0 / SD_FACTOR <= h["sd_ratio_min"] and h["sd_ratio_max"] <= SD_FACTOR
                and h["sd_growth"] >= MIN_SD_GROWTH and h["epistemic_sd_in"] < h["aleatoric_sd_in"]
                and h["epistemic_ratio"] >= MIN_RATIO)),
-        claim("... and its held-out log predictive density beats the homoscedastic Gaussian's, "
-              "even with the best constant σ = sqrt(E σ(x)²) given to it",
+        claim("... and its held-out log predictive density (of the Gaussian with the predictive's "
+              "mean and variance) beats the homoscedastic Gaussian's, even with the best constant "
+              "σ = sqrt(E σ(x)²) given to it",
               {k: h[k] for k in ("lpd_het", "lpd_homo", "lpd_gain", "lpd_z")},
               f"paired z of the per-point difference over {n} fresh in-range points > "
               f"Z_one-sided = {stats.Z_ONE_SIDED:.2f} (suite policy)",

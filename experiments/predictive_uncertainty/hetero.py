@@ -7,7 +7,9 @@ its GLM predictive split the predictive variance of y into a per-input aleatoric
 ``E[exp(s)] = exp(s* + Var[s]/2)`` and the epistemic ``Var_θ[μ(x;θ)]``. The baseline is the same
 MLP with one output and a homoscedastic ``Gaussian`` likelihood whose σ is the best constant: the
 true pooled ``sqrt(E_x σ(x)²)`` (an oracle value, not fitted). Both are scored by the held-out log
-predictive density on fresh in-range points (float32)."""
+density of the moment-matched Gaussian predictive ``N(mean, aleatoric + epistemic)`` on fresh in-range
+points (float32): exactly the GLM predictive for the homoscedastic net; for the heteroscedastic one the
+GLM predictive of y is a scale mixture over ``s`` and this is the Gaussian of its mean and variance."""
 
 from __future__ import annotations
 

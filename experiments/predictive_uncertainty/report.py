@@ -58,8 +58,9 @@ def hetero_text(het: HeteroResult) -> list[str]:
              ["mean aleatoric / epistemic std in range",
               f"{h['aleatoric_sd_in']:.4f} / {h['epistemic_sd_in']:.4f}"],
              ["epistemic std out of range / in range", f"{h['epistemic_ratio']:.1f}"],
-             [f"held-out log predictive density per point ({het.lpd_het.size} points), "
-              "heteroscedastic / homoscedastic", f"{h['lpd_het']:.3f} / {h['lpd_homo']:.3f} nats"],
+             [f"held-out log density of the moment-matched Gaussian predictive per point "
+              f"({het.lpd_het.size} points), heteroscedastic / homoscedastic",
+              f"{h['lpd_het']:.3f} / {h['lpd_homo']:.3f} nats"],
              ["paired z of the difference", f"{h['lpd_z']:.1f}"]]),
         "",
         "The homoscedastic baseline is the same MLP with one output and `Gaussian(σ)` at the "

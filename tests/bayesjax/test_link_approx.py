@@ -165,6 +165,13 @@ def test_bad_links_raise_clear_errors(x64):
     with pytest.raises(ValueError, match="for one Bernoulli logit f it is degenerate"):
         _lap("bernoulli").predictive(XT, link_approx="bridge_norm")
     np.testing.assert_allclose(blr.predictive(X[:3]).mean, X[:3] @ np.zeros(D))   # probit: regression ok
+    # the public building blocks refuse a regression likelihood too (no sigmoid of a mean)
+    mean, cov = np.zeros((2, 1)), np.ones((2, 1, 1))
+    for call in (lambda: predictive.link_predictive(None, likelihoods.Gaussian(0.3), mean, cov, "probit"),
+                 lambda: predictive.mc_link(jax.random.key(0), likelihoods.HeteroscedasticGaussian(),
+                                            mean, cov)):
+        with pytest.raises(ValueError, match="must be Bernoulli or Categorical, got"):
+            call()
 
 
 def test_links_run_in_float32_under_jit_without_recompiling():

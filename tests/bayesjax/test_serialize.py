@@ -161,6 +161,11 @@ def test_bad_files_are_refused(diag_file, tmp_path):
     np.savez(tmp_path / "evil.npz", **arrays)
     with pytest.raises(ValueError, match="names the class 'os:system', which is not bayesjax's"):
         serialize.load(tmp_path / "evil.npz", post)
+    del header["fingerprint"]
+    arrays["__bayesjax_header__"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "cut.npz", **arrays)
+    with pytest.raises(ValueError, match="incomplete bayesjax header .*fingerprint"):
+        serialize.load(tmp_path / "cut.npz", post)
     with pytest.raises(TypeError, match="result must be a LaplaceResult or an MCMCResult"):
         serialize.save(tmp_path / "x.npz", post)
     with pytest.raises(TypeError, match="post must be a bayesjax.Posterior"):
