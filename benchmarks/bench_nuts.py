@@ -137,7 +137,7 @@ def run(quick: bool = False) -> list[dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mc = bj.mclmc(jax.random.key(1), post, num_samples=draws[name], num_chains=2,
-                          init_params=fit.params, **kw)
+                          init_params=fit.params, progress_bar=False, **kw)   # as the NUTS rows
         d = mc.diagnostics
         grads = float(mc.stats["num_grads"].sum())
         out[name] = (d.min_ess_bulk / d.sampling_time, d.min_ess_bulk / grads)
