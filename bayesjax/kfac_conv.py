@@ -3,7 +3,7 @@ r"""KFAC for ``flax.nnx.Conv`` layers: KFAC-expand (Grosse & Martens 2016), as l
 A convolution applies one kernel at every output position p: with ``ā_{n,p} = [a_{n,p}; 1]`` the
 unfolded input patch at p (``jax.lax.conv_general_dilated_patches``, in the row order of the
 (kh, kw, in, out) kernel flattened row-major, so that ``W̄ = [W; b]`` is a (kh·kw·in + 1) × out
-matrix and ``bayesjax.kfac.KFACLayer`` slices it as a dense layer's) and ``B_{n,p} = ∂f_n/∂s_{n,p}``
+matrix and ``bayesjax.layer_taps.KFACLayer`` slices it as a dense layer's) and ``B_{n,p} = ∂f_n/∂s_{n,p}``
 (K × out) the Jacobian of example n's outputs with respect to the pre-activations at p,
 ``∂f_n/∂W̄ = Σ_p ā_{n,p} ⊗ B_{n,p}``, so the layer's GGN block is
 

@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 import bayesjax as bj
-from bayesjax import curvature, kfac
+from bayesjax import curvature, kfac, layer_taps
 
 rng = np.random.default_rng(0)
 N, D, H = 10, 3, 4
@@ -267,9 +267,9 @@ def test_chunked_and_padded_sums_are_the_same(monkeypatch, x64):
         layers = kfac.kfac_layers(post, post.params, view, bias)
         whole = kfac.kfac_factors(post, post.params, layers), kfac.linear_diag(post, post.params,
                                                                                view)
-        per = kfac._floats_per_example(3, kfac._dense(layers))
+        per = layer_taps._floats_per_example(3, layer_taps._dense(layers))
         monkeypatch.setattr(curvature, "_JAC_BUDGET", 4 * per)
-        assert kfac._chunk(N, 3, kfac._dense(layers)) == 4       # 3 chunks: 2 padded examples
+        assert layer_taps._chunk(N, 3, layer_taps._dense(layers)) == 4       # 3 chunks: 2 padded examples
         parts = kfac.kfac_factors(post, post.params, layers), kfac.linear_diag(post, post.params,
                                                                                view)
         monkeypatch.undo()
