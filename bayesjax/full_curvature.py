@@ -119,16 +119,26 @@ def build(post, params, view, curvature: str, p0, dual: bool, proper: bool) -> F
         h = _curv.hessian(post, params, view)
         h, g, eig = 0.5 * (h + h.T), None, None
     elif dual:
-        g = _curv.ggn_factor(post, params, view)
-        sv = jnp.linalg.svd(g, compute_uv=False)
-        eig = jnp.zeros(view.size, g.dtype).at[:sv.shape[0]].set(jnp.square(sv))
+        fc = ggn_curvature(post, params, view, True)
+        g, eig = fc.factor, fc.eig
         if proper:   # one evidence needs the QR log-det only: H and its Cholesky on demand
-            return FullCurvature(None, g, eig, None, dual_logdet(g, p0))
+            return fc._replace(logdet=dual_logdet(g, p0))
         h = g.T @ g
     else:
         h, g, eig = _curv.ggn(post, params, view, False), None, None
     return factorise(post, params, view, h, g, eig, p0, jnp.ones((), h.dtype), proper,
                      curvature == "ggn" and not dual)
+
+
+def ggn_curvature(post, params, view, dual: bool) -> FullCurvature:
+    """The GGN unfactorised (traceable): with ``dual`` its low-rank factor G (H = GᵀG) and the
+    eigenvalues of H (the squared singular values of G, exact zeros elsewhere), else H itself."""
+    if dual:
+        g = _curv.ggn_factor(post, params, view)
+        sv = jnp.linalg.svd(g, compute_uv=False)
+        eig = jnp.zeros(view.size, g.dtype).at[:sv.shape[0]].set(jnp.square(sv))
+        return FullCurvature(None, g, eig, None, None)
+    return FullCurvature(_curv.ggn(post, params, view, False), None, None, None, None)
 
 
 @functools.partial(jax.jit, static_argnames=("psd",))

@@ -90,12 +90,7 @@ def _curvature(post, theta, view, structure, layers, fast_diag, low_rank):
         return _kf.kfac_curvature(post, theta, layers)
     if structure == "diag":
         return _kf.linear_diag(post, theta, view) if fast_diag else _curv.ggn(post, theta, view, True)
-    if low_rank:
-        g = _curv.ggn_factor(post, theta, view)
-        sv = jnp.linalg.svd(g, compute_uv=False)
-        eig = jnp.zeros(view.size, g.dtype).at[:sv.shape[0]].set(jnp.square(sv))
-        return _full.FullCurvature(None, g, eig, None, None)
-    return _full.FullCurvature(_curv.ggn(post, theta, view, False), None, None, None, None)
+    return _full.ggn_curvature(post, theta, view, low_rank)
 
 
 @functools.partial(jax.jit, static_argnames=(
