@@ -2,9 +2,11 @@
 MAP logistic fits of ``generative_vs_discriminative``'s simulated learning curve and of its digits
 curve (its config: S training sets per size, the sizes <= 32 padded into one sweep, each larger
 size its own; every sweep one ``common.sweep.sharded_vmap`` of ``bj.fit_map`` through
-``common.logistic.fit_splits``). XLA on a CPU already spreads one device's large batched loops
-over its intra-op threads (one per core), so the "cores busy" of the one-device run bounds what a
-second device can add.
+``common.logistic.fit_splits``, which runs each device's sets in chunks of at most
+``common.sweep.CHUNK_BYTES`` of data). "cores busy" is CPU time over wall time: a chunked sweep
+keeps one core per device busy; the unchunked one (``batch_size=None``) let XLA split its large
+batched ops over both cores on one device, which was slower on one device and left a second device
+little to add.
 
 On a CPU the two devices are simulated (``XLA_FLAGS=--xla_force_host_platform_device_count=2``,
 which must be set before JAX starts): when ``make bench`` runs with fewer than two devices, this

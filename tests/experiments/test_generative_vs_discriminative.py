@@ -33,10 +33,12 @@ def test_stacked_fit_is_the_single_fits():
     x, y = _sets(0, 3, 20)
     fits = fit_splits(jax.random.key(0), x, y, num_classes=2, prior_scale=1.0, num_steps=300,
                       learning_rate=0.05)
-    compiled = logistic._fitter(300, 0.05, None).cache_size()
+    chunk = logistic.sweep.batch_size_for(np.zeros((3, 20, 4), np.float32),
+                                          np.zeros((3, 20), np.float32))
+    compiled = logistic._fitter(300, 0.05, None, chunk).cache_size()
     fit_splits(jax.random.key(1), *_sets(1, 3, 20), num_classes=2, prior_scale=1.0, num_steps=300,
                learning_rate=0.05)
-    assert logistic._fitter(300, 0.05, None).cache_size() == compiled
+    assert logistic._fitter(300, 0.05, None, chunk).cache_size() == compiled == 1
     lin = lambda p, xx: xx @ p["w"] + p["b"]  # noqa: E731
     for s in range(3):
         post = bj.Posterior.from_apply(lin, {"w": np.zeros(3, np.float32),

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.common.sweep import sharded_vmap
+from experiments.common.sweep import CHUNK_BYTES, batch_size_for, sharded_vmap
 
 
 def _item(key, w, x):
@@ -50,6 +50,27 @@ def test_one_device_equals_vmap_and_compiles_once():
     assert f.cache_size() == 1
     assert f(*_args(4))["z"].shape == (4, 6)
     assert f.cache_size() == 2
+
+
+def test_batch_size_runs_chunks_with_the_same_numbers():
+    """``batch_size=k``: a ``lax.map`` over chunks of k items (a remainder chunk when k does not
+    divide the batch) equals the one-shot vmap; ``batch_size_for`` counts the batched bytes."""
+    ref = jax.vmap(_item, in_axes=(0, None, 0))(*_args(5))
+    for k in (1, 2, 3, 5, 9):
+        out = sharded_vmap(_item, in_axes=(0, None, 0), batch_size=k)(*_args(5))
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6), out, ref)
+    key, w, x = _args(5)          # one item: a key (8 bytes of key data) and 6 x 3 float32
+    assert batch_size_for(key, w, x, in_axes=(0, None, 0), target_bytes=80) == 80 // (8 + 72)
+    assert batch_size_for(key, w, x, in_axes=(0, None, 0), target_bytes=10) == 1
+    assert batch_size_for(x) == CHUNK_BYTES // 72
+    with pytest.raises(ValueError, match="batch_size must be None or an int >= 1"):
+        sharded_vmap(_item, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be None or an int >= 1"):
+        sharded_vmap(_item, batch_size=2.0)
+    with pytest.raises(ValueError, match="target_bytes must be a positive int"):
+        batch_size_for(x, target_bytes=0)
+    with pytest.raises(ValueError, match="in_axes has 2 entries but 1 arguments"):
+        batch_size_for(x, in_axes=(0, None))
 
 
 def test_batched_lapack_is_found_in_nested_jaxprs():
@@ -103,6 +124,12 @@ _TWO_DEVICES = textwrap.dedent("""
         assert out["z"].shape == (n, 6) and len(out["z"].sharding.device_set) == 2
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6), out, ref)
     assert f.cache_size() == 2, f.cache_size()
+    chunked = sharded_vmap(_item, in_axes=(0, None, 0), batch_size=2)   # 3 per device: 2 + 1
+    key, w, x = _args(5)
+    out = chunked(key, jax.numpy.asarray(w), jax.numpy.asarray(x))       # jax arrays: host views
+    np.testing.assert_allclose(out["z"], jax.vmap(_item, in_axes=(0, None, 0))(key, w, x)["z"],
+                               rtol=1e-6, atol=1e-6)
+    assert len(out["z"].sharding.device_set) == 2
     one = sharded_vmap(_item, in_axes=(0, None, 0), devices=jax.devices()[:1])
     np.testing.assert_allclose(one(*_args(5))["z"], f(*_args(5))["z"], rtol=1e-6, atol=1e-6)
     w0, x = jax.numpy.zeros(3), _args(5)[2]   # a replicated scan start (see sweep.py)
