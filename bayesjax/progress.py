@@ -101,7 +101,7 @@ class _Bar:
 
 
 def scan(f, init, xs=None, length=None, *, label: str, enabled: bool = True, scale: int = 1,
-         reverse: bool = False, unroll: int | bool = 1):
+         reverse: bool = False, unroll: int | bool = 1, lead=None):
     """``jax.lax.scan(f, init, xs, length, reverse=reverse, unroll=unroll)``, with a progress bar.
 
     Args:
@@ -111,6 +111,8 @@ def scan(f, init, xs=None, length=None, *, label: str, enabled: bool = True, sca
         ``lax.scan``, with no callback in the program.
       scale: steps each iteration of ``f`` stands for on the bar (e.g. ``thin`` when ``f`` runs
         ``thin`` sampler steps); the bar's total is ``length * scale``.
+      lead: ``None``, or a (traced) boolean scalar: only runs where it is true report, e.g. the
+        first of several chains that one compiled program runs at once from host threads.
 
     Returns:
       ``(carry, ys)`` as ``lax.scan``.
@@ -135,7 +137,7 @@ def scan(f, init, xs=None, length=None, *, label: str, enabled: bool = True, sca
                       else (init, None))
 
     # inside shard_map / pmap every device runs the loop: only the first one's reports count
-    lead = jnp.asarray(True)
+    lead = jnp.asarray(True) if lead is None else jnp.asarray(lead, bool)
     for axis in jax.sharding.get_abstract_mesh().manual_axes:
         lead = lead & (jax.lax.axis_index(axis) == 0)
 

@@ -26,7 +26,7 @@ from experiments.bnn_posteriors.regression import regression_data, regression_po
 def numpyro_default(key, post, *, num_warmup: int, num_samples: int, num_chains: int):
     """NumPyro's ``MCMC(NUTS(potential_fn))`` with its defaults on the same potential, started at
     ``post.params``; the second ``run`` is timed (the first compiles). Returns (min bulk ESS, seconds
-    of that run, R̂) with the same ArviZ diagnostics as ``bj.nuts``."""
+    of that run, R̂, CPU seconds of that run) with the same ArviZ diagnostics as ``bj.nuts``."""
     import numpy as np
     from jax.flatten_util import ravel_pytree
     from numpyro.infer import MCMC, NUTS
@@ -41,10 +41,10 @@ def numpyro_default(key, post, *, num_warmup: int, num_samples: int, num_chains:
                     num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
                     progress_bar=False)
         mcmc.run(key, init_params=init)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         mcmc.run(key, init_params=init, extra_fields=("num_steps", "diverging"))
         z = jax.block_until_ready(mcmc.get_samples(group_by_chain=True))
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     ex = mcmc.get_extra_fields(group_by_chain=True)
     shape = np.shape(ex["num_steps"])
     stats = dict(log_joint=np.zeros(shape), energy=np.zeros(shape), tree_depth=np.zeros(shape),
@@ -53,12 +53,14 @@ def numpyro_default(key, post, *, num_warmup: int, num_samples: int, num_chains:
     d = summarize(post, jax.vmap(jax.vmap(unravel))(z), stats, step_size=np.ones(num_chains),
                   max_tree_depth=10, inverse_mass_matrix=None, compile_time=0.0,
                   sampling_time=seconds, chain_method="numpyro")
-    return d.min_ess_bulk, seconds, d.max_r_hat
+    return d.min_ess_bulk, seconds, d.max_r_hat, cpu
 
 
 def defaults(post, *, keys: int, n: int) -> list[dict]:
     """``bj.nuts`` with its defaults against NumPyro's defaults, same potential, start, draws and
-    chains, over ``keys`` keys (min bulk ESS is noisy: one key can be off by 2×)."""
+    chains, over ``keys`` keys (min bulk ESS is noisy: one key can be off by 2×). On a CPU with
+    one device bj.nuts runs the 2 chains on 2 host threads (``bayesjax.chains``) and NumPyro's
+    default one after the other, so the ESS per CPU second is reported beside ESS/s."""
     import numpy as np
 
     ours, theirs = [], []
@@ -70,18 +72,24 @@ def defaults(post, *, keys: int, n: int) -> list[dict]:
         key = jax.random.key(100 + k)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             mc = bj.nuts(key, post, **kw)
-            seconds = time.perf_counter() - t0
-        ours.append((mc.diagnostics.min_ess_bulk, seconds, mc.diagnostics.max_r_hat))
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        ours.append((mc.diagnostics.min_ess_bulk, seconds, mc.diagnostics.max_r_hat, cpu))
         theirs.append(numpyro_default(key, post, num_warmup=n, num_samples=n, num_chains=2))
     o, t = np.asarray(ours), np.asarray(theirs)
     ratio = (o[:, 0].sum() / o[:, 1].sum()) / (t[:, 0].sum() / t[:, 1].sum())
     per_key = o[:, 0] / o[:, 1] / (t[:, 0] / t[:, 1])
+    per_cpu = (o[:, 0].sum() / o[:, 3].sum()) / (t[:, 0].sum() / t[:, 3].sum())
+    busy = lambda a: a[:, 3].sum() / a[:, 1].sum()  # noqa: E731
     return [
         row("bj.nuts default / NumPyro NUTS default: ESS/s", ratio, "ratio",
             f"goal ≥ 3; {keys} keys, {n}+{n} × 2 chains, from post.params; total ESS / total s; "
-            f"per key {', '.join(f'{r:.2f}' for r in per_key)}"),
+            f"per key {', '.join(f'{r:.2f}' for r in per_key)}; bj.nuts "
+            f"{mc.diagnostics.chain_method} chains"),
+        row("bj.nuts default / NumPyro NUTS default: ESS per CPU second", per_cpu, "ratio",
+            f"cores busy: bj.nuts {busy(o):.1f}, NumPyro {busy(t):.1f} (its chains one after the "
+            "other on one device)"),
         row("bj.nuts default: min bulk ESS / s", o[:, 0].sum() / o[:, 1].sum(), "1/s",
             f"ESS {', '.join(f'{e:.0f}' for e in o[:, 0])} in {', '.join(f'{s:.1f}' for s in o[:, 1])} s "
             f"(second call, whole bj.nuts); R̂ ≤ {o[:, 2].max():.3f}"),

@@ -19,6 +19,7 @@ from flax import nnx
 from scipy import special
 
 import bayesjax as bj
+from bayesjax.chains import cpu_cores
 from bayesjax.nuts import _COMPILED, MCMCDiagnostics
 
 rng = np.random.default_rng(0)
@@ -31,6 +32,7 @@ _PM = X.T.astype(np.float64) @ X / SIGMA**2 + np.eye(D) / S**2
 COV = np.linalg.inv(_PM)
 MEAN = COV @ X.T.astype(np.float64) @ Y / SIGMA**2
 KW = dict(num_warmup=500, num_samples=2000, num_chains=2, progress_bar=False)
+CPU_CHAINS = "threaded" if cpu_cores() > 1 else "sequential"   # "auto" on one CPU device
 
 
 def _linear(p, x):
@@ -88,7 +90,7 @@ def test_diagnostics_have_the_right_types(blr_run):
                                rtol=0.5)
     assert 0.5 < d.mean_accept_prob <= 1.0
     assert d.compile_time >= 0.0 and d.sampling_time > 0.0
-    assert d.chain_method == "sequential"                    # one CPU device
+    assert d.chain_method == CPU_CHAINS                      # one CPU device
     for name in ("log_joint", "energy", "tree_depth", "num_steps", "accept_prob", "diverging"):
         assert blr_run.stats[name].shape == (2, 2000)
     # tree depth d ⇔ 2^(d-1) <= leapfrog steps <= 2^d - 1
@@ -123,7 +125,7 @@ def test_result_passes_through_jit(blr_run):
     np.testing.assert_allclose(mean, np.mean(blr_run.samples["w"], axis=(0, 1)), rtol=1e-6)
     assert int(divergent) == blr_run.diagnostics.num_divergent
     leaves, tree = jax.tree_util.tree_flatten(blr_run.diagnostics)
-    assert jax.tree_util.tree_unflatten(tree, leaves).chain_method == "sequential"
+    assert jax.tree_util.tree_unflatten(tree, leaves).chain_method == CPU_CHAINS
     assert not any(isinstance(leaf, str) for leaf in leaves)
 
 
@@ -158,11 +160,27 @@ def test_progress_lines_unless_ci(capsys, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     bj.nuts(jax.random.key(5), _blr(), **kw)
     err = capsys.readouterr().err
-    assert "nuts: chain 1/2: 100 warmup + 200 draws ..." in err and "nuts: done in" in err
+    start = ("nuts: 2 chains (2 at a time, on host threads): 100 warmup + 200 draws each ..."
+             if CPU_CHAINS == "threaded" else "nuts: chain 1/2: 100 warmup + 200 draws ...")
+    assert start in err and "nuts: done in" in err
     assert "nuts warmup" in err and "nuts draws" in err and "200/200" in err    # tqdm bars
+    if CPU_CHAINS == "threaded":        # only the first chain drives the bars: one per phase
+        assert err.count("200/200") == 1
     monkeypatch.setenv("CI", "1")
     bj.nuts(jax.random.key(5), _blr(), **kw)
     assert capsys.readouterr().err == ""
+
+
+def test_threaded_chains_are_the_sequential_chains():
+    """On a CPU the default runs the chains' one program from host threads (one per core,
+    ``bayesjax.chains``): the same draws as one chain after the other, bit for bit."""
+    kw = {**KW, "num_warmup": 100, "num_samples": 100, "num_chains": 3}
+    runs = {m: bj.nuts(jax.random.key(6), _blr(), chain_method=m, **kw)
+            for m in ("threaded", "sequential")}
+    assert runs["threaded"].diagnostics.chain_method == "threaded"
+    np.testing.assert_array_equal(runs["threaded"].samples["w"], runs["sequential"].samples["w"])
+    for name in ("num_steps", "log_joint", "warmup_num_steps"):
+        np.testing.assert_array_equal(runs["threaded"].stats[name], runs["sequential"].stats[name])
 
 
 def test_laplace_mass_samples_the_blr_posterior():
