@@ -37,8 +37,17 @@ def threaded_by_default(num_chains: int) -> bool:
 def on_threads(run, per_chain_args):
     """``run(*args)`` for each chain's ``args``, on ``min(chains, cores)`` host threads, each
     waited for (``jax.block_until_ready``); the outputs stacked along a new leading chain axis.
-    An exception in any chain is raised here."""
+    An exception in a chain (or a ``KeyboardInterrupt``) is raised here once the chains already
+    running have finished (a compiled program cannot be stopped); chains not yet started are
+    cancelled."""
     workers = max(1, min(len(per_chain_args), cpu_cores()))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        outs = list(pool.map(lambda args: jax.block_until_ready(run(*args)), per_chain_args))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(lambda a: jax.block_until_ready(run(*a)), args)
+                   for args in per_chain_args]
+        outs = [f.result() for f in futures]
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return jax.tree.map(lambda *v: jnp.stack(v), *outs)

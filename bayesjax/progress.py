@@ -138,6 +138,8 @@ def scan(f, init, xs=None, length=None, *, label: str, enabled: bool = True, sca
 
     # inside shard_map / pmap every device runs the loop: only the first one's reports count
     lead = jnp.asarray(True) if lead is None else jnp.asarray(lead, bool)
+    if lead.ndim != 0:
+        raise ValueError(f"progress.scan: lead must be a boolean scalar, got shape {lead.shape}")
     for axis in jax.sharding.get_abstract_mesh().manual_axes:
         lead = lead & (jax.lax.axis_index(axis) == 0)
 

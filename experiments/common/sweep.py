@@ -9,8 +9,8 @@ compute valid numbers, never NaN), and the padding is stripped from the outputs,
 replicated on every device (readable with ``np.asarray`` on every host). With one device it is
 plain ``jax.jit(jax.vmap(fn))``.
 
-``batch_size=k`` runs each device's block k items at a time (``jax.lax.map(fn, ...,
-batch_size=k)``: a ``lax.scan`` over chunks, each chunk one ``vmap``) instead of all at once, so
+``batch_size=k`` runs each device's block at most k items at a time (``jax.lax.map(fn, ...,
+batch_size=...)``: a ``lax.scan`` over equal chunks, each chunk one ``vmap``) instead of all at once, so
 the working set of one chunk stays in the core's cache. ``batch_size_for`` picks k from the bytes
 of one item. Measured on this project's 2-core CPU (``generative_vs_discriminative``'s simulated
 logistic sweeps, 400 Adam steps each, d = 116): with all 60 sets of 512 points at once one device
@@ -39,6 +39,7 @@ Example::
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 import warnings
 
@@ -55,16 +56,16 @@ _LAPACK = {"cholesky", "eigh", "eig", "lu", "qr", "geqrf", "geqp3", "householder
            "schur", "hessenberg", "tridiagonal", "tridiagonal_solve"}
 
 
-def _check_axes(in_axes):
+def _check_axes(in_axes, owner="sharded_vmap"):
     ok = (0, None)
     if isinstance(in_axes, tuple | list):
         bad = [a for a in in_axes if isinstance(a, bool) or a not in ok]
         if bad or not in_axes:
-            raise ValueError(f"sharded_vmap: in_axes must be 0, None or a non-empty tuple of 0/None "
+            raise ValueError(f"{owner}: in_axes must be 0, None or a non-empty tuple of 0/None "
                              f"(one per positional argument), got {in_axes!r}")
         return tuple(in_axes)
     if isinstance(in_axes, bool) or in_axes not in ok:
-        raise ValueError(f"sharded_vmap: in_axes must be 0, None or a tuple of 0/None (the leading "
+        raise ValueError(f"{owner}: in_axes must be 0, None or a tuple of 0/None (the leading "
                          f"axis is the sweep axis), got {in_axes!r}")
     return in_axes
 
@@ -84,7 +85,7 @@ def _check_devices(devices):
     return devices
 
 
-def _batch_size(args, axes) -> int:
+def _batch_size(args, axes, owner="sharded_vmap") -> int:
     """The common leading size of the batched arguments' leaves; ``ValueError`` otherwise."""
     sizes = {}
     for i, (arg, ax) in enumerate(zip(args, axes, strict=True)):
@@ -94,18 +95,18 @@ def _batch_size(args, axes) -> int:
             shape = np.shape(leaf)
             where = f"argument {i}{jax.tree_util.keystr(path)}"
             if not shape:
-                raise ValueError(f"sharded_vmap: {where} is batched (in_axes 0) but is a scalar; "
+                raise ValueError(f"{owner}: {where} is batched (in_axes 0) but is a scalar; "
                                  "give it a leading sweep axis or in_axes None")
             sizes.setdefault(shape[0], where)
     if not sizes:
-        raise ValueError("sharded_vmap: no batched argument (every in_axes is None, or the batched "
+        raise ValueError(f"{owner}: no batched argument (every in_axes is None, or the batched "
                          "arguments have no array leaves)")
     if len(sizes) > 1:
-        raise ValueError("sharded_vmap: the batched arguments have different sizes along the sweep "
+        raise ValueError(f"{owner}: the batched arguments have different sizes along the sweep "
                          f"axis: {', '.join(f'{w} has {n}' for n, w in sizes.items())}")
     (n,) = sizes
     if n == 0:
-        raise ValueError(f"sharded_vmap: the sweep axis is empty ({sizes[0]} has size 0)")
+        raise ValueError(f"{owner}: the sweep axis is empty ({sizes[0]} has size 0)")
     return n
 
 
@@ -131,16 +132,17 @@ def batch_size_for(*args, in_axes=0, target_bytes: int = CHUNK_BYTES) -> int:
     """The ``batch_size`` that keeps one chunk's batched inputs under ``target_bytes`` (at least
     1): ``target_bytes // (bytes of one item)``. ``args``/``in_axes`` as for the sweep's call; the
     default target is the measured best of the module docstring."""
-    axes = _check_axes(in_axes)
+    axes = _check_axes(in_axes, owner="batch_size_for")
     axes = (axes,) * len(args) if not isinstance(axes, tuple) else axes
     if len(axes) != len(args):
         raise ValueError(f"batch_size_for: in_axes has {len(axes)} entries but {len(args)} "
                          "arguments were given")
-    if isinstance(target_bytes, bool) or not isinstance(target_bytes, int) or target_bytes < 1:
+    if (isinstance(target_bytes, bool) or not isinstance(target_bytes, numbers.Integral)
+            or target_bytes < 1):
         raise ValueError(f"batch_size_for: target_bytes must be a positive int, got "
                          f"{target_bytes!r}")
-    _batch_size(args, axes)
-    return max(1, target_bytes // max(_item_bytes(args, axes), 1))
+    _batch_size(args, axes, owner="batch_size_for")
+    return max(1, int(target_bytes) // max(_item_bytes(args, axes), 1))
 
 
 def _pad(leaf, pad: int):
@@ -187,8 +189,10 @@ def _lapack_deadlock(fn, axes, args, devs) -> str | None:
 
 
 def _host_view(x):
-    """``x`` as a NumPy array when it is a (non-key) jax array on one CPU device, else ``x``."""
-    if (isinstance(x, jax.Array) and not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+    """``x`` as a NumPy array when it is a concrete, strongly typed, non-key jax array on one CPU
+    device, else ``x`` (a tracer, or a weak type that NumPy would make strong)."""
+    if (isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer)
+            and not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) and not x.weak_type
             and len(x.sharding.device_set) == 1
             and next(iter(x.sharding.device_set)).platform == "cpu"):
         return np.asarray(x)
@@ -216,7 +220,10 @@ def _place(arg, sharding):
 
 
 def _chunked(fn, axes, batch_size):
-    """``vmap(fn, axes)``, or with ``batch_size`` a ``lax.map`` over chunks of that many items."""
+    """``vmap(fn, axes)``, or with ``batch_size`` k a ``lax.map`` over ``c = ceil(n / k)`` equal
+    chunks of ``ceil(n / c)`` ≤ k items: the block is padded to whole chunks by repeating its last
+    item (fewer than c extra items, stripped again), so ``vmap(fn)`` is compiled once, with no
+    second program for a remainder."""
     mapped = jax.vmap(fn, in_axes=axes)
     if batch_size is None:
         return mapped
@@ -234,7 +241,11 @@ def _chunked(fn, axes, batch_size):
         if batch_size >= n:
             return mapped(*args)
         chunks = -(-n // batch_size)
-        return jax.lax.map(one, tuple(args[i] for i in batched), batch_size=-(-n // chunks))
+        size = -(-n // chunks)
+        items = tuple(jax.tree.map(functools.partial(_pad, pad=chunks * size - n), args[i])
+                      if chunks * size > n else args[i] for i in batched)
+        out = jax.lax.map(one, items, batch_size=size)
+        return jax.tree.map(lambda o: o[:n], out)
 
     return run
 
@@ -263,8 +274,8 @@ def sharded_vmap(fn, *, in_axes=0, devices=None, batch_size=None):
         raise TypeError(f"sharded_vmap: fn must be callable, got {fn!r}")
     in_axes = _check_axes(in_axes)
     devices = _check_devices(devices)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, numbers.Integral) or batch_size < 1):
         raise ValueError(f"sharded_vmap: batch_size must be None or an int >= 1, got "
                          f"{batch_size!r}")
     built = {}

@@ -143,3 +143,15 @@ def test_inside_shard_map_one_device_reports(bars):
     got = run(lambda c: progress.scan(_body, c, xs, label="shard"))
     assert _same(got, run(lambda c: jax.lax.scan(_body, c, xs)))
     assert len(bars) == 1 and bars[0].n == 300
+
+
+def test_lead_false_runs_report_nothing(bars):
+    """``lead``: one program run by several host threads (``bayesjax.chains``) shows only the
+    leading run's bar; the results do not depend on it."""
+    xs = jnp.linspace(-1.0, 1.0, 300, dtype=jnp.float32)
+    run = jax.jit(lambda xs, lead: progress.scan(_body, jnp.float32(0.5), xs, label="t", lead=lead))
+    quiet, loud = run(xs, jnp.asarray(False)), run(xs, jnp.asarray(True))
+    assert _same(quiet, loud)
+    assert len(bars) == 1 and bars[0].n == 300
+    with pytest.raises(ValueError, match="lead must be a boolean scalar"):
+        progress.scan(_body, jnp.float32(0.5), xs, label="t", lead=jnp.ones(2, bool))

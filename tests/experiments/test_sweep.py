@@ -56,7 +56,7 @@ def test_batch_size_runs_chunks_with_the_same_numbers():
     """``batch_size=k``: a ``lax.map`` over chunks of k items (a remainder chunk when k does not
     divide the batch) equals the one-shot vmap; ``batch_size_for`` counts the batched bytes."""
     ref = jax.vmap(_item, in_axes=(0, None, 0))(*_args(5))
-    for k in (1, 2, 3, 5, 9):
+    for k in (1, 2, 3, 4, 5, 9):      # 4: chunks of 3 + 3, the last item repeated once
         out = sharded_vmap(_item, in_axes=(0, None, 0), batch_size=k)(*_args(5))
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6), out, ref)
     key, w, x = _args(5)          # one item: a key (8 bytes of key data) and 6 x 3 float32
@@ -71,6 +71,9 @@ def test_batch_size_runs_chunks_with_the_same_numbers():
         batch_size_for(x, target_bytes=0)
     with pytest.raises(ValueError, match="in_axes has 2 entries but 1 arguments"):
         batch_size_for(x, in_axes=(0, None))
+    with pytest.raises(ValueError, match="batch_size_for: .* is a scalar"):
+        batch_size_for(np.float32(1.0))
+    assert batch_size_for(x, target_bytes=np.int64(144)) == 2
 
 
 def test_batched_lapack_is_found_in_nested_jaxprs():
