@@ -219,10 +219,10 @@ def mclmc(key, post: Posterior, *, num_samples: int = 1000, num_chains: int = 2,
             t0 = time.perf_counter()
             samples, stats, tuned = chains.on_threads(exe, per_chain)
         else:
-            exe, compile_time = _compiled((keys, post, theta0, jnp.asarray(True)), static)
+            args = (keys, post, theta0, jnp.asarray(True))
+            exe, compile_time = _compiled(args, static)
             t0 = time.perf_counter()
-            samples, stats, tuned = jax.block_until_ready(exe(keys, post, theta0,
-                                                              jnp.asarray(True)))
+            samples, stats, tuned = jax.block_until_ready(exe(*args))
         sampling_time = time.perf_counter() - t0
 
     stats = {k: np.asarray(v) for k, v in stats.items()}

@@ -305,9 +305,10 @@ def nuts(key, post: Posterior, *, num_warmup: int = 500, num_samples: int = 500,
         parameters in ``ravel_pytree`` order; or a ``LaplaceResult`` over all parameters, whose
         covariance ``P⁻¹`` is ``M⁻¹`` (``structure="full"``: dense; ``"diag"``: diagonal) — only
         for near-Gaussian posteriors (see the module docstring: ~50× worse on a BNN).
-      chain_method: ``"parallel"`` (one device per chain, ``shard_map``), ``"threaded"`` (one
-        compiled program per chain called from host threads, one per CPU core: on a CPU the
-        chains run on separate cores with the same numbers as ``"sequential"``),
+      chain_method: ``"parallel"`` (one device per chain, ``shard_map``), ``"threaded"`` (the
+        one compiled single-chain program, called for each chain from host threads, one per CPU
+        core: on a CPU the chains run on separate cores with the same numbers as
+        ``"sequential"``),
         ``"vectorized"`` (``vmap`` on one device), ``"sequential"`` (one chain after the other,
         one compile), or ``"auto"``: parallel when ``1 < num_chains <= len(jax.devices())``, else
         on a CPU threaded (sequential with one chain or one core), on an accelerator vectorized.
